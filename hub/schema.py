@@ -1,0 +1,84 @@
+"""The hub's tables, as migrations (see hub/db.py). Core tables first; the modules that own
+later tables add theirs in hub/schema_ingest.py and hub/schema_web.py.
+
+Contract (CONTRACT section 4): taps(kiosk, seq, ts, kind, value, q, ...) one row per (kiosk, seq);
+rejects(..., reason, ...) one row per refused message.
+"""
+from hub.db import migration
+
+
+@migration("core-001-initial")
+def core_initial(db):
+    db.executescript("""
+    -- One row per tap, identity (kiosk, seq). `value` has no declared type on purpose: a mood
+    -- value stays the integer 1..4 and a skill value the category id string.
+    -- ts: the press time; when the kiosk sent null, the receive time with ts_estimated = 1.
+    CREATE TABLE taps (
+        kiosk TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        value NOT NULL,
+        q TEXT,
+        ts_estimated INTEGER NOT NULL DEFAULT 0,
+        boot INTEGER,
+        received INTEGER NOT NULL,
+        PRIMARY KEY (kiosk, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX taps_ts ON taps (ts);
+
+    CREATE TABLE rejects (
+        id INTEGER PRIMARY KEY,
+        received INTEGER NOT NULL,
+        topic TEXT,
+        kiosk TEXT,
+        reason TEXT NOT NULL,
+        payload BLOB
+    );
+
+    CREATE TABLE kiosks (
+        id TEXT PRIMARY KEY,
+        district TEXT,
+        place TEXT,
+        lat REAL,
+        lon REAL,
+        first_seen INTEGER,
+        last_seen INTEGER,
+        online INTEGER NOT NULL DEFAULT 0,
+        fw TEXT,
+        boot INTEGER,
+        uptime INTEGER,
+        queue INTEGER,
+        mem_free INTEGER,
+        rssi INTEGER,
+        config_rev INTEGER,
+        filtered INTEGER,
+        status_ts INTEGER
+    );
+
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        created INTEGER NOT NULL
+    );
+
+    -- API tokens are stored hashed; the token itself is shown once, at creation.
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        label TEXT,
+        created INTEGER NOT NULL,
+        last_used INTEGER
+    );
+
+    -- Small hub-wide settings, e.g. the session secret, so logins survive a restart.
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
+    """)
+
+
+# Tables owned by other modules, in the order they apply after the core.
+from hub import schema_ingest  # noqa: E402,F401
+from hub import schema_web  # noqa: E402,F401

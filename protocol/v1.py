@@ -1,0 +1,234 @@
+"""Topics and payloads of protocol v1 (see ../shared/CONTRACT.md section 2).
+
+Every decode_* validates completely and raises ProtocolError with a short, stable reason
+("bad-json: ...", "field: ...") that the hub stores in its rejects table. Extra fields are
+ignored; missing or ill-typed required fields are refused.
+"""
+import json
+
+VERSION = "v1"
+ROOT = "civic/v1"
+MAX_PAYLOAD = 4096
+MAX_TAPS = 50
+CHANNELS = ("taps", "status", "config")
+MOOD_MIN = 1
+MOOD_MAX = 4
+DEFAULT_SKILLS = ("basics", "eservices", "safety", "work")
+# What a kiosk uses until its first config arrives (CONTRACT section 2).
+DEFAULT_CONFIG = {"rev": 0, "question": None, "skills": list(DEFAULT_SKILLS),
+                  "cooldown_ms": 2000, "burst_max": 20, "burst_window_ms": 10000}
+MAX_SEQ = (1 << 53) - 1      # exact in JSON doubles and SQLite integers alike
+MAX_TS = 4102444800          # 2100-01-01: anything later is a broken clock, not a press
+MIN_TS = 1262304000          # 2010-01-01: a Pico W clock that never synced says 2021 or 1970
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow protocol v1; str(e) is the reason to record."""
+
+
+def _is_int(v):
+    return type(v) is int  # bool is not a number here, on either interpreter
+
+
+def _ident(s, extra, maxlen):
+    # ^[a-z0-9][a-z0-9<extra>]{0,maxlen-1}$ without the re module.
+    if type(s) is not str or not 0 < len(s) <= maxlen or s[0] not in _ALNUM:
+        return False
+    for c in s:
+        if c not in _ALNUM and c not in extra:
+            return False
+    return True
+
+
+def valid_kiosk_id(kid):
+    return _ident(kid, "-", 32)
+
+
+def valid_category(cat):
+    return _ident(cat, "-_", 32)
+
+
+def valid_question_id(qid):
+    return _ident(qid, "-_.", 64)
+
+
+def topic(kiosk, channel):
+    if not valid_kiosk_id(kiosk):
+        raise ProtocolError("topic: bad kiosk id %r" % (kiosk,))
+    if channel not in CHANNELS:
+        raise ProtocolError("topic: unknown channel %r" % (channel,))
+    return ROOT + "/" + kiosk + "/" + channel
+
+
+def parse_topic(t):
+    """'civic/v1/<kiosk>/<channel>' -> (kiosk, channel), or ProtocolError."""
+    if isinstance(t, bytes):
+        try:
+            t = t.decode()
+        except Exception:
+            raise ProtocolError("topic: not UTF-8")
+    parts = t.split("/")
+    if len(parts) != 4 or parts[0] + "/" + parts[1] != ROOT:
+        raise ProtocolError("topic: not civic/v1/<kiosk>/<channel>")
+    if not valid_kiosk_id(parts[2]):
+        raise ProtocolError("topic: bad kiosk id")
+    if parts[3] not in CHANNELS:
+        raise ProtocolError("topic: unknown channel")
+    return parts[2], parts[3]
+
+
+def _load(payload):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError("oversize: %d bytes > %d" % (len(payload), MAX_PAYLOAD))
+    try:
+        text = str(payload, "utf-8")
+    except Exception:
+        raise ProtocolError("bad-utf8: payload is not UTF-8")
+    try:
+        obj = json.loads(text)
+    except Exception:
+        raise ProtocolError("bad-json: payload is not JSON")
+    if type(obj) is not dict:
+        raise ProtocolError("bad-json: payload is not a JSON object")
+    return obj
+
+
+def _dump(obj):
+    b = json.dumps(obj).encode()
+    if len(b) > MAX_PAYLOAD:
+        raise ProtocolError("oversize: %d bytes > %d" % (len(b), MAX_PAYLOAD))
+    return b
+
+
+def _need_int(obj, key, lo, hi, where=""):
+    v = obj.get(key) if type(obj) is dict else None
+    if not _is_int(v):
+        raise ProtocolError("%s%s: missing or not an integer" % (where, key))
+    if v < lo or v > hi:
+        raise ProtocolError("%s%s: %d out of range %d..%d" % (where, key, v, lo, hi))
+    return v
+
+
+def check_tap(t, i=0):
+    """Validate one TAP dict and return the normalised copy the hub stores."""
+    where = "taps[%d]." % i
+    if type(t) is not dict:
+        raise ProtocolError("taps[%d]: not an object" % i)
+    seq = _need_int(t, "seq", 0, MAX_SEQ, where)
+    ts = t.get("ts")
+    if ts is not None:
+        ts = _need_int(t, "ts", MIN_TS, MAX_TS, where)
+    elif "ts" not in t:
+        raise ProtocolError(where + "ts: missing (use null when the time is unknown)")
+    kind = t.get("kind")
+    q = t.get("q")
+    if kind == "mood":
+        value = _need_int(t, "value", MOOD_MIN, MOOD_MAX, where)
+        if q is not None and not valid_question_id(q):
+            raise ProtocolError(where + "q: not a question id")
+    elif kind == "skill":
+        value = t.get("value")
+        if not valid_category(value):
+            raise ProtocolError(where + "value: not a skill category id")
+        if q is not None:
+            raise ProtocolError(where + "q: must be null for a skill tap")
+    elif kind is None:
+        raise ProtocolError(where + "kind: missing")
+    else:
+        raise ProtocolError(where + "kind: unknown kind %r" % (kind,))
+    return {"seq": seq, "ts": ts, "kind": kind, "value": value, "q": q}
+
+
+def encode_taps(boot, taps):
+    return _dump({"boot": boot, "taps": taps})
+
+
+def decode_taps(payload):
+    """-> {"boot": int, "taps": [normalised TAP, ...]}"""
+    obj = _load(payload)
+    boot = _need_int(obj, "boot", 0, MAX_SEQ)
+    taps = obj.get("taps")
+    if type(taps) is not list:
+        raise ProtocolError("taps: missing or not a list")
+    if not 1 <= len(taps) <= MAX_TAPS:
+        raise ProtocolError("taps: %d taps, want 1..%d" % (len(taps), MAX_TAPS))
+    out = []
+    for i in range(len(taps)):
+        out.append(check_tap(taps[i], i))
+    return {"boot": boot, "taps": out}
+
+
+STATUS_INTS = ("boot", "uptime", "queue", "mem_free", "config_rev", "filtered")
+
+
+def encode_status(online, **fields):
+    d = {"online": online}
+    d.update(fields)
+    return _dump(d)
+
+
+def decode_status(payload):
+    """A status heartbeat or the last will {"online": false}. Optional fields are kept when
+    well-typed and dropped (not refused) when absent, so an old firmware still registers."""
+    obj = _load(payload)
+    online = obj.get("online")
+    if online is not True and online is not False:
+        raise ProtocolError("online: missing or not a boolean")
+    out = {"online": online}
+    fw = obj.get("fw")
+    if fw is not None:
+        if type(fw) is not str or len(fw) > 32:
+            raise ProtocolError("fw: not a short string")
+        out["fw"] = fw
+    for k in STATUS_INTS + ("ts",):
+        if k in obj and obj[k] is not None:
+            out[k] = _need_int(obj, k, 0, MAX_SEQ)
+    if "rssi" in obj and obj["rssi"] is not None:
+        out["rssi"] = _need_int(obj, "rssi", -200, 0)
+    return out
+
+
+def decode_config(payload):
+    """A config from the hub, with the defaults filled in for what it leaves out."""
+    obj = _load(payload)
+    cfg = dict(DEFAULT_CONFIG)
+    cfg["rev"] = _need_int(obj, "rev", 0, MAX_SEQ)
+    q = obj.get("question")
+    if q is not None:
+        if type(q) is not dict or not valid_question_id(q.get("id")):
+            raise ProtocolError("question: needs an id")
+        text = q.get("text")
+        if type(text) is not dict or not text:
+            raise ProtocolError("question.text: needs at least one language")
+        for lang in text:
+            if type(lang) is not str or type(text[lang]) is not str or len(text[lang]) > 280:
+                raise ProtocolError("question.text: each entry a string of at most 280 characters")
+        cfg["question"] = {"id": q["id"], "text": text}
+    if "skills" in obj:
+        sk = obj["skills"]
+        if type(sk) is not list or not 1 <= len(sk) <= 4:
+            raise ProtocolError("skills: a list of 1 to 4 category ids")
+        for s in sk:
+            if not valid_category(s):
+                raise ProtocolError("skills: bad category id %r" % (s,))
+        cfg["skills"] = sk
+    for k in ("cooldown_ms", "burst_max", "burst_window_ms"):
+        if k in obj:
+            cfg[k] = _need_int(obj, k, 0, 86400000)
+    return cfg
+
+
+def encode_config(cfg):
+    return _dump(cfg)
+
+
+def question_text(cfg, lang="en"):
+    """The text a kiosk shows: its language if given, else English, else any."""
+    q = cfg.get("question")
+    if not q:
+        return None
+    text = q["text"]
+    return text.get(lang) or text.get("en") or text[sorted(text)[0]]

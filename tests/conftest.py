@@ -1,0 +1,44 @@
+"""Shared fixtures. Fixtures of one area live in that area's test files or in tests/support/."""
+import os
+
+import pytest
+
+from tests.support.procs import Mosquitto
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real Mosquitto on a free loopback port, with the shipped lossless settings."""
+    b = Mosquitto(tmp_path / "broker").start()
+    yield b
+    b.kill()
+
+
+@pytest.fixture
+def app(tmp_path):
+    from hub import create_app
+    app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "civic.db"),
+                      "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False})
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_path(app):
+    return app.config["DATABASE"]
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_db(monkeypatch):
+    # A test never touches a developer's real civic.db through $CIVIC_DB.
+    monkeypatch.delenv("CIVIC_DB", raising=False)
+    yield
