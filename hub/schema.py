@@ -82,3 +82,4 @@ def core_initial(db):
 # Tables owned by other modules, in the order they apply after the core.
 from hub import schema_ingest  # noqa: E402,F401
 from hub import schema_web  # noqa: E402,F401
+from hub import schema_provision  # noqa: E402,F401
