@@ -74,6 +74,38 @@ def core_initial(db):
         last_used INTEGER
     );
 
+    -- Missing seq ranges per kiosk (sent by the kiosk, never arrived), kept by hub/ingest.py:
+    -- a range is added when a seq jumps past max+1 and shrinks or splits when a late tap fills it.
+    CREATE TABLE seq_gaps (
+        kiosk TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (kiosk, first)
+    );
+
+    -- Hourly counts per kiosk, kind, value and question, written by hub/rollups.py in the same
+    -- transaction as the taps, so dashboards never scan raw taps. q is '' when the tap had none.
+    CREATE TABLE rollup_hourly (
+        hour INTEGER NOT NULL,
+        kiosk TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value NOT NULL,
+        q TEXT NOT NULL DEFAULT '',
+        n INTEGER NOT NULL,
+        PRIMARY KEY (hour, kiosk, kind, value, q)
+    ) WITHOUT ROWID;
+
+    -- The config the hub wants each kiosk to have (retained on civic/v1/<kiosk>/config).
+    -- The web side writes a row with published NULL; the ingest's MQTT client publishes it
+    -- retained at QoS 1 and sets published. rev only grows per kiosk.
+    CREATE TABLE kiosk_configs (
+        kiosk TEXT PRIMARY KEY,
+        rev INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        updated INTEGER NOT NULL,
+        published INTEGER
+    );
+
     -- Small hub-wide settings, e.g. the session secret, so logins survive a restart.
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);
     """)
