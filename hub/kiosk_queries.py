@@ -1,0 +1,39 @@
+"""Kiosk registry reads: the list behind /api/v1/kiosks and the Kiosk health page."""
+import time
+
+OFFLINE_STANDS_OUT = 600  # seconds: an offline kiosk is highlighted after 10 minutes
+
+
+def kiosk_list(db, f=None, now=None):
+    now = int(now if now is not None else time.time())
+    sql = ("SELECT id, online, last_seen, queue, district, place, lat, lon, fw, filtered, "
+           "config_rev, first_seen, status_ts, uptime, rssi, mem_free FROM kiosks WHERE 1")
+    args = []
+    if f is not None and f.district:
+        sql += " AND district = ?"
+        args.append(f.district)
+    if f is not None and f.kiosk:
+        sql += " AND id = ?"
+        args.append(f.kiosk)
+    rows = db.execute(sql + " ORDER BY id", args).fetchall()
+    gaps = {}
+    for kiosk, first, last in db.execute(
+            "SELECT kiosk, first, last FROM seq_gaps ORDER BY kiosk, first").fetchall():
+        gaps.setdefault(kiosk, []).append([first, last])
+    wanted = dict(db.execute("SELECT kiosk, rev FROM kiosk_configs").fetchall())
+    out = []
+    for (kid, online, last_seen, queue, district, place, lat, lon, fw, filtered, config_rev,
+         first_seen, status_ts, uptime, rssi, mem_free) in rows:
+        missing = gaps.get(kid, [])
+        offline_for = None if online or last_seen is None else max(0, now - last_seen)
+        out.append({
+            "id": kid, "online": bool(online), "last_seen": last_seen, "queue": queue,
+            "district": district, "place": place, "lat": lat, "lon": lon, "fw": fw,
+            "filtered": filtered, "config_rev": config_rev, "config_rev_wanted": wanted.get(kid),
+            "first_seen": first_seen, "uptime": uptime, "rssi": rssi, "mem_free": mem_free,
+            "missing": missing, "missing_count": sum(b - a + 1 for a, b in missing),
+            "offline_seconds": offline_for,
+            "stands_out": (not online) and (offline_for is None or
+                                            offline_for > OFFLINE_STANDS_OUT),
+        })
+    return out

@@ -1,0 +1,138 @@
+"""The CONTRACT's API (section 4): staff access, summary, kiosks, exports, open data."""
+import csv
+import io
+import time
+
+from click.testing import CliRunner
+
+from hub.cli import cli
+from tests.support.webdata import add_kiosk, store_taps
+
+NOW = int(time.time())
+
+
+def seed_small(db_path):
+    add_kiosk(db_path, "north-1", "north")
+    add_kiosk(db_path, "south-1", "south", online=False)
+    store_taps(db_path, "north-1", [(1, NOW, "mood", 4, "q-1"), (2, NOW, "skill", "basics", None),
+                                    (3, NOW - 3 * 86400, "mood", 1, None),
+                                    (4, NOW, "skill", "robots", None)])
+    store_taps(db_path, "south-1", [(1, NOW, "mood", 3, None), (2, NOW, "mood", 3, None)])
+
+
+def token(db_path, role="viewer"):
+    res = CliRunner().invoke(cli, ["token", "create", "--role", role, "--db", db_path])
+    assert res.exit_code == 0, res.output
+    return res.output.strip()
+
+
+def auth(db_path, role="viewer"):
+    return {"Authorization": "Bearer " + token(db_path, role)}
+
+
+def test_cli_user_add_and_login(client, db_path):
+    res = CliRunner().invoke(cli, ["user", "add", "ann", "--role", "admin", "--db", db_path],
+                             input="correct horse\n")
+    assert res.exit_code == 0, res.output
+    again = CliRunner().invoke(cli, ["user", "add", "ann", "--db", db_path], input="whatever1\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+    short = CliRunner().invoke(cli, ["user", "add", "bob", "--db", db_path], input="short\n")
+    assert short.exit_code == 1 and "at least 8" in short.output
+    assert client.post("/login", data={"name": "ann", "password": "wrong"}).status_code == 401
+    assert client.get("/api/v1/summary").status_code == 401
+    r = client.post("/login", data={"name": "ann", "password": "correct horse"})
+    assert r.status_code == 302
+    assert client.get("/api/v1/summary").json["taps"] == 0
+    from hub.db import open_db
+    stored = open_db(db_path).execute("SELECT password_hash FROM users").fetchone()[0]
+    assert "correct horse" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_api_needs_staff_except_open_and_health(client, db_path):
+    for path in ("/api/v1/summary", "/api/v1/kiosks", "/api/v1/export.csv", "/api/v1/overview"):
+        r = client.get(path)
+        assert r.status_code == 401 and "error" in r.json, path
+        assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/v1/open/summary").status_code == 200
+    assert client.get("/healthz").json["ok"] is True
+    assert client.get("/api/v1/summary", headers=auth(db_path)).status_code == 200
+
+
+def test_summary_shape_and_filters(client, db_path):
+    seed_small(db_path)
+    h = auth(db_path)
+    s = client.get("/api/v1/summary", headers=h).json
+    assert s == {"taps": 6, "mood": {"count": 4, "index": round((11 / 4 - 1) * 100 / 3, 1),
+                                     "by_value": {"1": 1, "2": 0, "3": 2, "4": 1}},
+                 "skills": {"basics": 1, "eservices": 0, "safety": 0, "work": 0, "robots": 1},
+                 "kiosks": {"total": 2, "online": 1}}
+    n = client.get("/api/v1/summary?district=north", headers=h).json
+    assert n["taps"] == 4 and n["kiosks"] == {"total": 1, "online": 1}
+    today = time.strftime("%Y-%m-%d", time.localtime(NOW))
+    # Only today's taps (the city's day; the test clock and the city may differ by a day)
+    d = client.get("/api/v1/summary?from=%s&to=%s" % (today, today), headers=h).json
+    assert d["taps"] in (5, 6) and d["mood"]["by_value"]["1"] == 0
+    empty = client.get("/api/v1/summary?district=nowhere", headers=h).json
+    assert empty["taps"] == 0 and empty["mood"]["index"] is None
+    q = client.get("/api/v1/summary?question=q-1", headers=h).json
+    assert q["taps"] == 1 and q["mood"]["by_value"]["4"] == 1
+
+
+def test_summary_bad_parameters_are_400(client, db_path):
+    h = auth(db_path)
+    for qs in ("from=2026-13-01", "to=yesterday", "from=2026-02-02&to=2026-01-01",
+               "kiosk=Not_A_Kiosk", "question=%20bad"):
+        r = client.get("/api/v1/summary?" + qs, headers=h)
+        assert r.status_code == 400 and r.json["error"], qs
+
+
+def test_kiosks_list(client, db_path):
+    seed_small(db_path)
+    from hub.db import open_db
+    db = open_db(db_path)
+    with db.conn:
+        db.execute("INSERT INTO seq_gaps VALUES ('north-1', 10, 12)")
+    ks = client.get("/api/v1/kiosks", headers=auth(db_path)).json
+    assert [k["id"] for k in ks] == ["north-1", "south-1"]
+    k = ks[0]
+    for field in ("id", "online", "last_seen", "queue", "district", "fw", "filtered",
+                  "config_rev", "first_seen", "missing"):
+        assert field in k
+    assert k["online"] is True and k["district"] == "north" and k["missing"] == [[10, 12]]
+    assert ks[1]["online"] is False
+
+
+def test_export_csv_has_every_tap(client, db_path):
+    seed_small(db_path)
+    r = client.get("/api/v1/export.csv", headers=auth(db_path))
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(r.data.decode())))
+    assert len(rows) == 6
+    assert {(x["kiosk"], x["seq"]) for x in rows} >= {("north-1", "1"), ("south-1", "2")}
+    assert rows[0]["kind"] == "mood" and rows[0]["value"] == "4" and rows[0]["q"] == "q-1"
+    j = client.get("/api/v1/export.json?kiosk=south-1", headers=auth(db_path)).json
+    assert [t["seq"] for t in j["taps"]] == [1, 2]
+
+
+def test_open_summary_suppresses_small_counts(app, client, db_path):
+    add_kiosk(db_path, "big-1", "big")
+    add_kiosk(db_path, "tiny-1", "tiny")
+    store_taps(db_path, "big-1", [(i, NOW, "mood", 4 if i < 8 else 2, None) for i in range(10)] +
+               [(100 + i, NOW, "skill", "work", None) for i in range(6)] +
+               [(200, NOW, "skill", "safety", None)])
+    store_taps(db_path, "tiny-1", [(1, NOW, "mood", 3, None)])
+    o = client.get("/api/v1/open/summary").json
+    assert o["suppression_threshold"] == 5 and o["licence"] and o["definitions"]
+    big, tiny = o["districts"]
+    assert big["district"] == "big" and big["taps"] == 17 and big["mood"]["count"] == 10
+    assert big["mood"]["by_value"]["4"] == 8 and big["mood"]["by_value"]["2"] is None
+    assert big["skills"]["work"] == 6 and big["skills"]["safety"] is None
+    assert tiny["taps"] is None and tiny["mood"]["index"] is None
+    assert all(v is None or v >= 5 for d in o["districts"] for v in
+               [d["taps"], d["mood"]["count"]] + list(d["mood"]["by_value"].values()) +
+               list(d["skills"].values()))
+    app.config["OPEN_DATA_MIN_COUNT"] = 1
+    o = client.get("/api/v1/open/summary").json
+    assert o["districts"][1]["taps"] == 1
+    text = client.get("/api/v1/open/summary.csv").data.decode()
+    assert "licence" in text and "tiny,1," in text

@@ -1,0 +1,56 @@
+"""`civic demo` (what `make demo` runs): embedded broker, hub and 8 simulated kiosks; taps reach the
+dashboard's API within seconds, and the printed staff login works."""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+
+from tests.support.hubproc import CIVIC
+from tests.support.procs import free_port, wait_until
+
+
+def test_demo_runs_the_whole_system(tmp_path):
+    port = free_port()
+    db = str(tmp_path / "demo.db")
+    proc = subprocess.Popen([CIVIC, "demo", "--port", str(port), "--db", db],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    out = []
+    threading.Thread(target=lambda: [out.append(l) for l in proc.stdout], daemon=True).start()
+    try:
+        login = wait_until(lambda: re.search(r"Staff login: (\S+) / (\S+)", "".join(out)), 60)
+        assert login, "".join(out)[-2000:]
+        assert "http://127.0.0.1:%d/" % port in "".join(out)
+        user, password = login.groups()
+
+        def taps_via_api():
+            r = subprocess.run([CIVIC, "token", "create", "--db", db], capture_output=True, text=True)
+            tok = r.stdout.strip().splitlines()[-1]
+            req = urllib.request.Request("http://127.0.0.1:%d/api/v1/summary" % port,
+                                         headers={"Authorization": "Bearer " + tok})
+            return json.loads(urllib.request.urlopen(req, timeout=5).read())["taps"]
+        # Taps from several kiosks arrive within seconds of the hub being up.
+        assert wait_until(lambda: taps_via_api() >= 5, 30, 0.5), "".join(out)[-2000:]
+
+        # The printed login opens a staff session.
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open("http://127.0.0.1:%d/login" % port, timeout=5).read().decode()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        form = {"username": user, "password": password}
+        if csrf:
+            form["csrf_token"] = csrf.group(1)
+        data = urllib.parse.urlencode(form).encode()
+        opener.open("http://127.0.0.1:%d/login" % port, data, timeout=5)
+        summary = json.loads(opener.open("http://127.0.0.1:%d/api/v1/summary" % port, timeout=5).read())
+        assert summary["taps"] >= 5 and summary["kiosks"]["total"] == 8
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
