@@ -21,7 +21,8 @@ EXPORT_COLUMNS = ("kiosk", "seq", "ts", "kind", "value", "q", "ts_estimated", "r
 
 @bp.before_request
 def need_staff():
-    if request.path.startswith("/api/v1/open/") or request.path == "/api/v1/openapi.json":
+    # CONTRACT section 4: everything under /api/v1 is staff-only except the open data.
+    if request.path.startswith("/api/v1/open/"):
         return None
     if g.get("user") is None:
         resp = jsonify(error="authentication required: log in or send "

@@ -136,3 +136,11 @@ def test_open_summary_suppresses_small_counts(app, client, db_path):
     assert o["districts"][1]["taps"] == 1
     text = client.get("/api/v1/open/summary.csv").data.decode()
     assert "licence" in text and "tiny,1," in text
+
+
+def test_openapi_description_is_staff_only_like_the_rest_of_the_api(client, app):
+    from hub.auth import create_token
+    assert client.get("/api/v1/openapi.json").status_code == 401
+    tok = create_token(app.config["DATABASE"], "viewer", None)
+    r = client.get("/api/v1/openapi.json", headers={"Authorization": "Bearer " + tok})
+    assert r.status_code == 200 and "/api/v1/summary" in r.get_json()["paths"]
