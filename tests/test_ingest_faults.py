@@ -1,0 +1,193 @@
+"""Real processes: `civic serve` / `civic ingest` against a real Mosquitto, with kill -9 of the
+hub, a broker restart, and two shared-subscription workers; each ends with an exactly-once check.
+"""
+import json
+import os
+import re
+import signal
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from tests.support.ingest_tools import (Publisher, count, kill_group, lossless_broker, rows,
+                                        start_hub, wait_connected, wait_count)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def exactly_once(db, kiosks, n):
+    """Every seq 1..n of every kiosk is stored once, and the aggregates count each once."""
+    assert count(db) == n * len(kiosks)
+    for k in kiosks:
+        got = [r[0] for r in rows(db, "SELECT seq FROM taps WHERE kiosk=? ORDER BY seq", (k,))]
+        assert got == list(range(1, n + 1)), k
+    assert count(db, "SELECT sum(n) FROM rollup_hourly") == n * len(kiosks)
+    assert count(db, "SELECT count(*) FROM seq_gaps") == 0
+
+
+def stream(port, kiosks, n, pause=0.0):
+    """Publish seq 1..n for each kiosk, one tap per message, in a thread; returns (thread, pubs)."""
+    pubs = [Publisher(port) for _ in kiosks]
+
+    def run():
+        for s in range(1, n + 1, 5):
+            for p, k in zip(pubs, kiosks):
+                p.taps(k, range(s, min(s + 5, n + 1)), per_msg=1)
+            if pause:
+                time.sleep(pause)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, pubs
+
+
+def test_serve_kill9_mid_stream_then_restart(tmp_path):
+    mq = lossless_broker(tmp_path / "broker")
+    db = str(tmp_path / "hub.db")
+    hub = start_hub(db, mq.url, str(tmp_path / "hub.log"))
+    pubs = []
+    try:
+        assert wait_connected(hub), open(hub.logfile).read()
+        health = json.load(urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hub.http_port))
+        assert health["broker"] == "connected"
+        kiosks, n = ["k1", "k2", "k3"], 1500
+        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
+        assert wait_count(db, 300, 30)
+        kill_group(hub)                      # kill -9 in the middle of the stream
+        at_kill = count(db)
+        assert at_kill < n * len(kiosks)
+        t.join(60)
+        assert all(p.wait(60) for p in pubs)  # the broker has every tap (PUBACK to the kiosks)
+        hub = start_hub(db, mq.url, str(tmp_path / "hub.log"))
+        assert wait_count(db, n * len(kiosks), 60)
+        time.sleep(0.5)                      # anything more would be a double count
+        exactly_once(db, kiosks, n)
+        kill_group(hub, signal.SIGTERM)      # a clean stop: exit 0, the stop is logged
+        assert hub.returncode == 0
+        assert "event=ingest_stopped" in open(hub.logfile).read()
+    finally:
+        for p in pubs:
+            p.close()
+        kill_group(hub)
+        mq.kill()
+
+
+def test_broker_restart_mid_stream(tmp_path):
+    mq = lossless_broker(tmp_path / "broker")
+    db = str(tmp_path / "hub.db")
+    hub = start_hub(db, mq.url, str(tmp_path / "hub.log"), command="ingest")
+    pubs = []
+    try:
+        assert wait_connected(hub), open(hub.logfile).read()
+        kiosks, n = ["k1", "k2"], 1500
+        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
+        assert wait_count(db, 300, 30)
+        assert count(db) < n * len(kiosks)
+        mq.stop()                            # SIGTERM: Mosquitto saves sessions and queues
+        time.sleep(0.5)
+        mq.start()
+        assert wait_connected(hub, 30), open(hub.logfile).read()
+        t.join(60)
+        assert all(p.wait(60) for p in pubs)
+        assert wait_count(db, n * len(kiosks), 60)
+        time.sleep(0.5)
+        exactly_once(db, kiosks, n)
+    finally:
+        for p in pubs:
+            p.close()
+        kill_group(hub)
+        mq.kill()
+
+
+def test_two_workers_on_a_shared_subscription(tmp_path):
+    mq = lossless_broker(tmp_path / "broker")
+    db = str(tmp_path / "hub.db")
+    workers = [start_hub(db, mq.url, str(tmp_path / ("w%d.log" % i)), command="ingest",
+                         args=["--share", "civic", "--client-id", "civic-ingest-%d" % i])
+               for i in (1, 2)]
+    pubs = []
+    try:
+        for w in workers:
+            assert wait_connected(w), open(w.logfile).read()
+        kiosks, n = ["k1", "k2", "k3", "k4"], 1000
+        t, pubs = stream(mq.port, kiosks, n)
+        t.join(60)
+        assert all(p.wait(60) for p in pubs)
+        assert wait_count(db, n * len(kiosks), 60)
+        time.sleep(0.5)
+        exactly_once(db, kiosks, n)
+        took = []
+        for w in workers:                    # a clean stop logs what each worker committed
+            kill_group(w, signal.SIGTERM)
+            assert w.returncode == 0
+            took.append(int(re.findall(r"event=ingest_stopped taps=(\d+)",
+                                       open(w.logfile).read())[-1]))
+        assert sum(took) == n * len(kiosks) and min(took) > 0, took
+    finally:
+        for p in pubs:
+            p.close()
+        for w in workers:
+            kill_group(w)
+        mq.kill()
+
+
+def test_writer_process_killed_mid_stream(tmp_path):
+    """The writer child dies (OOM killer, bug): its batch is not acked, a new child commits it."""
+    mq = lossless_broker(tmp_path / "broker")
+    db = str(tmp_path / "hub.db")
+    hub = start_hub(db, mq.url, str(tmp_path / "hub.log"), command="ingest")
+    pubs = []
+    try:
+        assert wait_connected(hub), open(hub.logfile).read()
+        pid = int(re.findall(r"event=writer_process pid=(\d+)", open(hub.logfile).read())[0])
+        kiosks, n = ["k1", "k2"], 1500
+        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
+        assert wait_count(db, 300, 30)
+        os.kill(pid, signal.SIGKILL)
+        t.join(60)
+        assert all(p.wait(60) for p in pubs)
+        assert wait_count(db, n * len(kiosks), 60), open(hub.logfile).read()[-3000:]
+        time.sleep(0.5)
+        exactly_once(db, kiosks, n)
+        log = open(hub.logfile).read()
+        assert log.count("event=writer_process pid=") == 2
+    finally:
+        for p in pubs:
+            p.close()
+        kill_group(hub)
+        mq.kill()
+
+
+def test_shared_worker_kill9_then_back_under_its_id(tmp_path):
+    """A shared-subscription worker dies mid-stream: its session keeps its share of the taps
+    (unacked and new) and they arrive when it is restarted under the same id (docs/SCALING.md)."""
+    mq = lossless_broker(tmp_path / "broker")
+    db = str(tmp_path / "hub.db")
+
+    def worker(i):
+        return start_hub(db, mq.url, str(tmp_path / ("w%d.log" % i)), command="ingest",
+                         args=["--share", "civic", "--client-id", "civic-ingest-%d" % i])
+    workers = [worker(1), worker(2)]
+    pubs = []
+    try:
+        for w in workers:
+            assert wait_connected(w), open(w.logfile).read()
+        kiosks, n = ["k1", "k2", "k3"], 1500
+        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
+        assert wait_count(db, 300, 30)
+        kill_group(workers[0])
+        t.join(60)
+        assert all(p.wait(60) for p in pubs)
+        # Mosquitto keeps handing the dead worker's session its share of the new taps...
+        assert not wait_count(db, n * len(kiosks), 2)
+        workers[0] = worker(1)       # ... which arrive when it is back under its id
+        assert wait_count(db, n * len(kiosks), 60)
+        time.sleep(0.5)
+        exactly_once(db, kiosks, n)
+    finally:
+        for p in pubs:
+            p.close()
+        for w in workers:
+            kill_group(w)
+        mq.kill()
