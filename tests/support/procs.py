@@ -76,6 +76,10 @@ class Mosquitto:
         if not any(l.strip().startswith("allow_anonymous") for l in list(extra) + lines):
             lines.append("allow_anonymous true")
         lines += list(extra)
+        if os.geteuid() == 0 and not any(l.strip().startswith("user ") for l in lines):
+            # As root, Mosquitto drops to the `mosquitto` account, which cannot write its
+            # persistence file into pytest's 0700 temp folders: every save would fail.
+            lines.append("user root")
         with open(self.conf, "w") as f:
             f.write("listener %d 127.0.0.1\n" % self.port)
             f.write("persistence_location %s/\n" % self.dir)
