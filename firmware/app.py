@@ -1,0 +1,280 @@
+"""The kiosk application: a press becomes a tap on flash at once, and reaches the hub later.
+
+One small asyncio task per concern (see README.md "Tasks"): the board's input task calls
+press() (rules, flash, confirm: no network I/O on this path, ever), `Sender.run` (sender.py)
+drains the queue at QoS 1, `link` keeps Wi-Fi and MQTT up with backoff, `heartbeat` publishes the retained status,
+`timekeeper` syncs the clock, `watchdog` feeds the board's WDT only while the others are alive.
+The board (pins or the sim's stdin/stdout), flash paths and socket layer are parameters.
+"""
+import asyncio
+import gc
+import random
+import sys
+import time
+
+import files
+import protocol
+from clock import Clock
+from mqtt import HEADROOM, MQTTClient, parse_url
+from rules import Rules
+from sender import Sender
+from tapq import FLAG_REL, QueueFull, TapQueue
+
+FW = "1.0.0"
+STATUS_EVERY_MS = 60000
+ALIVE_MS = 60000  # a task silent this long is stuck (a send waits at most 2 x 15 s)
+
+
+class Kiosk:
+    def __init__(self, board, settings, data="data"):
+        self.board = board
+        self.kid = settings["id"]
+        self.settings = settings
+        self.data = data
+        files.makedirs(data)
+        self.boot = files.read_int(data + "/boot", 0) + 1
+        files.write_int(data + "/boot", self.boot)
+        self.lang = settings.get("lang", "en")
+        self.cfg = dict(protocol.DEFAULT_CONFIG)
+        self.cfg_rev = -1                       # no config applied yet: any rev is newer
+        self.rules = Rules(self.cfg)
+        self.q = TapQueue(data, settings.get("queue_max", 20000)).load()
+        self.clock = Clock(self.boot, files.read_json(data + "/boots.json", {}))
+        crash = files.read_bytes(data + "/crash.txt")
+        self.crash = crash.decode()[-200:] if crash else None
+        self.topics = {c: protocol.topic(self.kid, c) for c in protocol.CHANNELS}
+        self.mqtt = None
+        self.wake = asyncio.Event()        # a tap is waiting to be sent
+        self.status_due = asyncio.Event()  # publish status now (connect, config, first sync)
+        self.alive = {}                    # task name -> ticks of its last sign of life
+        # The one packet buffer of every MQTT connection: taps messages are written into it
+        # in place (allocated once, at boot, before the heap can fragment).
+        self.pkt = bytearray(HEADROOM + protocol.MAX_PAYLOAD)
+        saved = files.read_json(data + "/config.json")
+        if saved:
+            try:
+                self.apply_config(protocol.decode_config(protocol.encode_config(saved)))
+            except protocol.ProtocolError:
+                pass
+        self.sender = Sender(self)
+
+    # ---- the press path: synchronous, flash only ---------------------------------------
+    def press(self, btn, now=None):
+        """Button btn (0-7) pressed at ticks `now`: returns the acked seq, or None if dropped."""
+        if now is None:
+            now = time.ticks_ms()
+        if not 0 <= btn < 8:
+            return None
+        if not self.rules.allow(btn, now):
+            self.board.filtered(btn)
+            return None
+        if btn < 4:
+            q = self.cfg.get("question")
+            name = q["id"] if q else None
+        else:
+            skills = self.cfg["skills"]
+            if btn - 4 >= len(skills):
+                self.board.log("button %d has no skill in this config" % btn)
+                return None
+            name = skills[btn - 4]
+        t = self.clock.now()
+        flags = btn
+        if t is None:
+            t = self.clock.uptime()
+            flags |= FLAG_REL
+        try:
+            seq = self.q.add(t, self.boot, flags, self.q.name_index(name))
+        except QueueFull:
+            self.board.refused()
+            return None
+        except OSError as e:  # the flash refused the write: no ack, counted, never a crash
+            self.q.refused += 1
+            self.board.log("flash write failed: %r" % (e,))
+            self.board.refused()
+            return None
+        self.board.confirm(seq)
+        self.wake.set()
+        return seq
+
+    # ---- config from the hub -------------------------------------------------------------
+    def apply_config(self, cfg):
+        old = protocol.question_text(self.cfg, self.lang) if self.cfg_rev >= 0 else None
+        self.cfg = cfg
+        self.cfg_rev = cfg["rev"]
+        self.rules.apply(cfg)
+        text = protocol.question_text(cfg, self.lang)
+        if text is not None and text != old:
+            self.board.show_question(text)
+        self.board.log("config rev %d" % cfg["rev"])
+
+    def on_message(self, topic, payload, retained):
+        if topic != self.topics["config"]:
+            return
+        try:
+            cfg = protocol.decode_config(payload)
+        except protocol.ProtocolError as e:
+            self.board.log("config refused: %s" % e)
+            return
+        if cfg["rev"] <= self.cfg_rev:
+            return
+        files.write_json(self.data + "/config.json", cfg)  # persisted before it is used
+        self.apply_config(cfg)
+        self.status_due.set()
+
+    # ---- status --------------------------------------------------------------------------
+    def status(self):
+        st = {"fw": FW, "boot": self.boot, "uptime": self.clock.uptime(), "queue": self.q.count,
+              "mem_free": gc.mem_free(), "rssi": self.board.rssi(),
+              "config_rev": max(self.cfg_rev, 0), "filtered": self.rules.filtered,
+              "ts": self.clock.now(), "refused": self.q.refused, "damaged": self.q.bad,
+              "synced": self.clock.base is not None, "crash": self.crash}
+        return protocol.encode_status(True, **st)
+
+    # ---- tasks ---------------------------------------------------------------------------
+    def client(self):
+        s = self.settings
+        host, port, tls = parse_url(s["broker"])
+        opener = None
+        if tls:
+            opener = self.board.tls_opener(s.get("ca"))
+        will = (self.topics["status"], protocol.encode_status(False), 1, True)
+        return MQTTClient(self.kid, host, port, s.get("user"), s.get("password"),
+                          s.get("keepalive", 20), will, self.on_message, opener, self.pkt)
+
+    async def link(self):
+        backoff = 1000
+        cap = self.settings.get("backoff_max_ms", 30000)
+        while True:
+            self.alive["link"] = time.ticks_ms()
+            up = False
+            try:
+                if await self.board.net_up():
+                    m = self.client()
+                    await m.connect()
+                    await m.subscribe(self.topics["config"], 1)
+                    self.mqtt = m
+                    self.board.log("mqtt connected")
+                    self.status_due.set()
+                    self.wake.set()
+                    up = True
+                    backoff = 1000
+                    while m.connected:
+                        self.alive["link"] = time.ticks_ms()
+                        if not self.board.net_ok():
+                            m.close()
+                            break
+                        try:
+                            await asyncio.wait_for_ms(m.lost.wait(), 1000)
+                        except asyncio.TimeoutError:
+                            pass
+                    self.board.log("mqtt lost")
+            except Exception as e:
+                self.board.log("mqtt connect failed: %r" % (e,))
+            if not up:
+                backoff = min(backoff * 2, cap)
+            # Exponential backoff with jitter, so a city's kiosks do not reconnect in step.
+            await self.pause(backoff // 2 + random.randint(0, backoff // 2), "link")
+
+    async def pause(self, ms, name):
+        while ms > 0:
+            self.alive[name] = time.ticks_ms()
+            step = min(ms, 1000)
+            await asyncio.sleep_ms(step)
+            ms -= step
+
+    async def heartbeat(self):
+        while True:
+            try:
+                await asyncio.wait_for_ms(self.status_due.wait(), STATUS_EVERY_MS)
+            except asyncio.TimeoutError:
+                pass
+            self.status_due.clear()
+            m = self.mqtt
+            if m and m.connected:
+                try:
+                    await m.publish(self.topics["status"], self.status(), 1, True, 10000)
+                except Exception:
+                    pass
+
+    async def timekeeper(self):
+        every = self.settings.get("ntp_every_s", 3600) * 1000
+        while True:
+            t = None
+            try:
+                t = await self.board.get_time()
+            except Exception as e:
+                self.board.log("time sync failed: %r" % (e,))
+            if t:
+                first = self.clock.base is None
+                if self.clock.set(t):
+                    files.write_json(self.data + "/boots.json", self.clock.boots)
+                if first:
+                    self.board.log("clock synced %d" % t)
+                    self.status_due.set()
+                    self.wake.set()
+            await asyncio.sleep_ms(every if t else 5000)
+
+    def healthy(self, now):
+        """Every task that reports life has done so within ALIVE_MS."""
+        limit = self.settings.get("alive_ms", ALIVE_MS)
+        for k in self.alive:
+            if time.ticks_diff(now, self.alive[k]) > limit:
+                return False
+        return True
+
+    async def watchdog(self):
+        # Fed only while the loop is healthy: a stuck task lets the board reset itself.
+        wdt = self.board.watchdog()
+        while True:
+            await asyncio.sleep_ms(1000)
+            if wdt is not None and self.healthy(time.ticks_ms()):
+                wdt.feed()
+
+    def on_task_error(self, loop, ctx):
+        # An uncaught error in any task is a crash: saved to flash, reported, board reset.
+        e = ctx.get("exception") or RuntimeError(str(ctx.get("message")))
+        self.board.log("crash: " + save_crash(self.data, e).replace("\n", " | "))
+        self.board.reset()
+
+    async def main(self):
+        asyncio.get_event_loop().set_exception_handler(self.on_task_error)
+        self.board.log("kiosk %s boot %d queue %d" % (self.kid, self.boot, self.q.count))
+        tasks = [self.timekeeper(), self.sender.run(), self.link(), self.heartbeat(),
+                 self.watchdog(), self.board.inputs(self)]
+        for t in tasks:
+            asyncio.create_task(t)
+        while True:
+            await asyncio.sleep_ms(60000)
+
+
+def save_crash(data, e):
+    import io
+    buf = io.StringIO()
+    sys.print_exception(e, buf)  # type: ignore[attr-defined]
+    try:
+        files.write_atomic(data + "/crash.txt", buf.getvalue().encode())
+    except Exception:
+        pass
+    return buf.getvalue()
+
+
+def run(board, data="data"):
+    """Run the kiosk until power-off; a crash is saved to flash, then the board resets."""
+    try:
+        k = Kiosk(board, board.settings(), data)
+        asyncio.run(k.main())
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        board.log("crash: " + save_crash(data, e).replace("\n", " | "))
+        board.reset()
+
+
+def boot():
+    """main.py calls this: the Pico W board on the Pico, the simulated board elsewhere."""
+    name = "board_pico_w" if sys.platform == "rp2" else "board_sim"
+    board = __import__(name).Board()
+    if board.safe_boot():
+        board.log("safe boot: a button is held, the app does not start")
+        return
+    run(board)

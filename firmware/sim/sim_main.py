@@ -1,0 +1,42 @@
+"""Entry point of `civic kiosk sim` inside MicroPython (started by hub/kiosk_sim.py).
+
+Mounts DIR/flash.img at /flash, makes it the current folder (the Pico W's "/"), puts the
+chosen code on sys.path (the repository sources, a compiled build, or what is on the flash)
+and runs that code's main.py, exactly the file a Pico W runs at power-on.
+"""
+import json
+import os
+import sys
+
+cfg = json.loads(os.getenv("CIVIC_SIM") or "{}")
+here = cfg["sim"]
+sys.path[:] = [here, ".frozen"]
+import blockdev  # noqa: E402
+
+try:
+    bdev = blockdev.mount(cfg["dir"] + "/flash.img")
+except OSError as e:
+    print("error: cannot mount %s/flash.img as littlefs2 (%r)" % (cfg["dir"], e))
+    sys.exit(2)
+import board_sim  # noqa: E402
+board_sim.BDEV = bdev
+board_sim.CFG = cfg
+os.chdir("/flash")
+
+mode = cfg.get("mode", "src")
+if mode == "build":
+    code = cfg["code"]
+    path = [code, code + "/lib", here]
+elif mode == "flash":
+    code = "/flash"
+    path = ["/flash", "/flash/lib", here]
+else:
+    code = cfg["code"]
+    path = [here, code, cfg["root"]]
+sys.path[:] = path + [".frozen"]
+try:
+    src = open(code + "/main.py").read()
+except OSError:
+    print("error: no main.py in %s" % code)
+    sys.exit(2)
+exec(src, {"__name__": "__main__"})

@@ -1,0 +1,108 @@
+"""Protocol v1 checks that run unchanged on CPython and on the MicroPython unix port.
+
+Each case_* function asserts; main() runs them all and prints `ok NAME` or `FAIL NAME: why`,
+which tests/test_protocol.py reads back from the `micropython` command.
+"""
+import json
+
+from protocol import v1
+
+TAP = {"seq": 1041, "ts": 1795393090, "kind": "mood", "value": 4, "q": "q-17"}
+
+
+def refused(fn, payload, reason_start):
+    try:
+        fn(payload)
+    except v1.ProtocolError as e:
+        assert str(e).startswith(reason_start), str(e)
+        return
+    raise AssertionError("accepted: %r" % (payload,))
+
+
+def case_topics():
+    assert v1.topic("lib-north-1", "taps") == "civic/v1/lib-north-1/taps"
+    assert v1.parse_topic(b"civic/v1/k-2/status") == ("k-2", "status")
+    for bad in ("civic/v1/K/taps", "civic/v2/k/taps", "civic/v1/k/other", "civic/v1/-k/taps",
+                "civic/v1/k/taps/x", "civic/v1/" + "a" * 33 + "/taps"):
+        refused(v1.parse_topic, bad, "topic:")
+
+
+def case_taps_roundtrip():
+    skill = {"seq": 7, "ts": None, "kind": "skill", "value": "eservices", "q": None}
+    d = v1.decode_taps(v1.encode_taps(12, [TAP, skill]))
+    assert d == {"boot": 12, "taps": [TAP, skill]}, d
+    extra = dict(TAP)
+    extra["colour"] = "red"  # extra fields are ignored
+    assert v1.decode_taps(json.dumps({"boot": 1, "taps": [extra], "x": 1}))["taps"] == [TAP]
+
+
+def case_taps_refused():
+    def one(**kw):
+        t = dict(TAP)
+        for k in kw:
+            if kw[k] == "DEL":
+                del t[k]
+            else:
+                t[k] = kw[k]
+        return json.dumps({"boot": 1, "taps": [t]})
+    refused(v1.decode_taps, b"\xff\xfe", "bad-utf8")
+    refused(v1.decode_taps, "{", "bad-json")
+    refused(v1.decode_taps, "[]", "bad-json")
+    refused(v1.decode_taps, json.dumps({"boot": 1, "taps": []}), "taps:")
+    refused(v1.decode_taps, json.dumps({"boot": 1, "taps": [TAP] * 51}), "taps:")
+    refused(v1.decode_taps, json.dumps({"taps": [TAP]}), "boot:")
+    refused(v1.decode_taps, one(seq="1"), "taps[0].seq")
+    refused(v1.decode_taps, one(seq=True), "taps[0].seq")
+    refused(v1.decode_taps, one(seq=-1), "taps[0].seq")
+    refused(v1.decode_taps, one(ts="DEL"), "taps[0].ts")
+    refused(v1.decode_taps, one(ts=5), "taps[0].ts")
+    refused(v1.decode_taps, one(value=5), "taps[0].value")
+    refused(v1.decode_taps, one(kind="DEL"), "taps[0].kind")
+    refused(v1.decode_taps, one(kind="poll"), "taps[0].kind")
+    refused(v1.decode_taps, one(q="Bad Id"), "taps[0].q")
+    refused(v1.decode_taps, one(kind="skill", value="basics", q="q-1"), "taps[0].q")
+    refused(v1.decode_taps, "x" * 5000, "oversize")
+
+
+def case_status():
+    st = v1.decode_status(v1.encode_status(True, fw="1.0.0", boot=3, uptime=5, queue=0,
+                                           mem_free=1000, rssi=None, config_rev=2,
+                                           filtered=1, ts=None, crash="x"))
+    assert st == {"online": True, "fw": "1.0.0", "boot": 3, "uptime": 5, "queue": 0,
+                  "mem_free": 1000, "config_rev": 2, "filtered": 1}, st
+    assert v1.decode_status('{"online": false}') == {"online": False}
+    refused(v1.decode_status, "{}", "online:")
+    refused(v1.decode_status, '{"online": true, "queue": -1}', "queue:")
+    refused(v1.decode_status, '{"online": true, "rssi": 5}', "rssi:")
+
+
+def case_config():
+    cfg = v1.decode_config(json.dumps({"rev": 7, "question": {"id": "q-17", "text": {
+        "en": "How was your visit?", "nl": "Hoe was uw bezoek?"}}, "cooldown_ms": 0}))
+    assert cfg["rev"] == 7 and cfg["cooldown_ms"] == 0 and cfg["burst_max"] == 20
+    assert cfg["skills"] == list(v1.DEFAULT_SKILLS)
+    assert v1.question_text(cfg, "nl") == "Hoe was uw bezoek?"
+    assert v1.question_text(cfg, "fr") == "How was your visit?"
+    assert v1.question_text(v1.DEFAULT_CONFIG) is None
+    refused(v1.decode_config, "{}", "rev:")
+    refused(v1.decode_config, '{"rev": 1, "question": {"id": "q"}}', "question.text")
+    refused(v1.decode_config, '{"rev": 1, "skills": []}', "skills:")
+    refused(v1.decode_config, '{"rev": 1, "burst_max": -1}', "burst_max:")
+
+
+def main():
+    failed = 0
+    g = globals()
+    for name in sorted(g):
+        if name.startswith("case_"):
+            try:
+                g[name]()
+                print("ok " + name)
+            except Exception as e:
+                failed += 1
+                print("FAIL %s: %r" % (name, e))
+    print("done %d failed" % failed)
+
+
+if __name__ == "__main__":
+    main()
