@@ -43,19 +43,54 @@ def _load_all_migrations():
     from hub import schema  # noqa: F401
 
 
+class _InTransaction:
+    """The Database a migration sees. Its executescript runs the script statement by statement
+    inside the migration's transaction: sqlite3's own executescript would COMMIT first, and a
+    crash half-way would leave a migration applied but not recorded."""
+
+    def __init__(self, db):
+        self._db = db
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+    def executescript(self, sql):
+        stmt = ""
+        for piece in sql.split(";"):
+            stmt += piece + ";"
+            # A ';' inside a string or trigger body does not end the statement: ask SQLite.
+            if sqlite3.complete_statement(stmt):
+                if stmt.strip(" \t\r\n;"):
+                    self._db.conn.execute(stmt)
+                stmt = ""
+
+
 def migrate(db):
-    """Apply every migration not yet applied. Returns the names applied."""
+    """Apply every migration not yet applied, each in its own transaction. Returns their names.
+
+    BEGIN IMMEDIATE takes SQLite's write lock before looking at what is applied, so hubs or
+    ingest workers starting together on one database apply each migration exactly once."""
     _load_all_migrations()
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied INTEGER)")
-    done = {r[0] for r in db.execute("SELECT name FROM _migrations").fetchall()}
+    conn = db.conn
+    saved, conn.isolation_level = conn.isolation_level, None  # we issue BEGIN/COMMIT ourselves
     applied = []
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with db.conn:
-            fn(db)
-            db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, int(time.time())])
-        applied.append(name)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied INTEGER)")
+        for name, fn in MIGRATIONS:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                    conn.execute("COMMIT")
+                    continue
+                fn(_InTransaction(db))
+                conn.execute("INSERT INTO _migrations VALUES (?, ?)", [name, int(time.time())])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(name)
+    finally:
+        conn.isolation_level = saved
     return applied
 
 

@@ -1,0 +1,40 @@
+"""Schema migrations: applied once, atomically, even when several processes start together."""
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from hub import db as hubdb
+
+
+def _open(path):
+    hubdb.open_db(path).conn.close()
+
+
+def test_processes_starting_together_apply_each_migration_once(tmp_path):
+    hubdb._load_all_migrations()
+    path = str(tmp_path / "civic.db")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_open, args=(path,)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    c = sqlite3.connect(path)
+    names = [r[0] for r in c.execute("SELECT name FROM _migrations")]
+    assert sorted(names) == sorted(n for n, _ in hubdb.MIGRATIONS)
+
+
+def test_a_failing_migration_leaves_nothing_half_applied(tmp_path, monkeypatch):
+    path = str(tmp_path / "civic.db")
+    hubdb.open_db(path).conn.close()
+
+    def broken(d):
+        d.executescript("CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);")
+    monkeypatch.setattr(hubdb, "MIGRATIONS", hubdb.MIGRATIONS + [("test-999-broken", broken)])
+    with pytest.raises(sqlite3.OperationalError):
+        hubdb.open_db(path)
+    c = sqlite3.connect(path)
+    assert not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchone()
+    assert not c.execute("SELECT 1 FROM _migrations WHERE name = 'test-999-broken'").fetchone()
