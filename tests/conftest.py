@@ -1,5 +1,4 @@
 """Shared fixtures. Fixtures of one area live in that area's test files or in tests/support/."""
-import os
 
 import pytest
 

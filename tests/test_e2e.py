@@ -1,7 +1,6 @@
 """The whole tap path on real parts (issue 2): Mosquitto, `civic serve`, `civic kiosk sim` running the
 real firmware under MicroPython, all driven through the CLI and HTTP contract."""
 import json
-import os
 import sqlite3
 import time
 
