@@ -3,11 +3,13 @@
 Playwright. The kiosk prints the question, reports the config revision it applied, and the
 Questions page's JSON twin shows it as applied."""
 import os
+import re
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support.hubproc import HubProc, SimProc, civic
+from tests.support.hubproc import HubProc, civic
+from tests.support.kiosk import SimKiosk
 from tests.support.procs import ROOT, wait_until
 
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -24,9 +26,9 @@ def test_question_from_the_page_reaches_a_running_kiosk(broker, tmp_path):
         r = civic("user", "add", "ann", "--role", "admin", "--db", hub.db, stdin="push-pass\n")
         assert r.returncode == 0, r.stderr
         hub.make_token()
-        sim = SimProc("lib-push-1", broker.url, tmp_path / "lib-push-1").start()
+        sim = SimKiosk(tmp_path / "lib-push-1", "lib-push-1", broker.url).start()
         assert wait_until(lambda: any(k["id"] == "lib-push-1" and k["online"]
-                                      for k in hub.get("/api/v1/kiosks")), 40), sim.lines[-5:]
+                                      for k in hub.get("/api/v1/kiosks")), 40), sim.tail(5)
         base = "http://127.0.0.1:%d" % hub.port
         os.makedirs(ARTIFACTS, exist_ok=True)
         with sync_playwright() as p:
@@ -47,7 +49,7 @@ def test_question_from_the_page_reaches_a_running_kiosk(broker, tmp_path):
                 form.locator("select[name=kiosks]").select_option("lib-push-1")
                 form.locator("button[type=submit]").click()
                 page.wait_for_url("**question=q-library**")
-                assert wait_until(lambda: TEXT in sim.questions, 40), sim.lines[-10:]
+                sim.wait_line(r"^question " + re.escape(TEXT) + "$", 40)
 
                 def applied():
                     qs = hub.get("/api/v1/questions?question=q-library")["questions"]
@@ -62,5 +64,5 @@ def test_question_from_the_page_reaches_a_running_kiosk(broker, tmp_path):
         assert k["config_rev"] == k["config_rev_wanted"] >= 1
     finally:
         if sim:
-            sim.kill9()
+            sim.kill()
         hub.stop()

@@ -1,10 +1,9 @@
-"""`civic serve` and `civic kiosk sim` as real processes, driven only through the CLI contract."""
+"""`civic serve` as a real process, driven only through the CLI and HTTP contract
+(tests/support/kiosk.py drives `civic kiosk sim`)."""
 import json
 import os
 import signal
 import subprocess
-import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -71,51 +70,3 @@ class HubProc:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill9()
-
-
-class SimProc:
-    """`civic kiosk sim`: send `press N` / `wait MS`, collect `ack`, `sent` and `question` lines."""
-
-    def __init__(self, kiosk_id, broker_url, flash_dir, extra=()):
-        self.id, self.broker_url, self.dir, self.extra = kiosk_id, broker_url, str(flash_dir), list(extra)
-        self.acks, self.sent, self.questions, self.lines = [], [], [], []
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [CIVIC, "kiosk", "sim", "--id", self.id, "--broker", self.broker_url, "--dir", self.dir]
-            + self.extra, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=open(os.path.join(self.dir + ".stderr"), "a"), text=True, bufsize=1,
-            start_new_session=True)
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
-        return self
-
-    def _read(self, proc):
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            self.lines.append(line)
-            word, _, rest = line.partition(" ")
-            if word == "ack":
-                self.acks.append(int(rest))
-            elif word == "sent":
-                self.sent.append(int(rest))
-            elif word == "question":
-                self.questions.append(rest)
-
-    def send(self, *lines):
-        try:
-            self.proc.stdin.write("".join(l + "\n" for l in lines))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass
-
-    def press(self, button, wait_ms=0):
-        self.send("press %d" % button, *(["wait %d" % wait_ms] if wait_ms else []))
-
-    def kill9(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        time.sleep(0)
-
-    stop = kill9
