@@ -41,8 +41,8 @@ def line(points, title, desc="", lo=None, hi=None, colour=PALETTE[0], width=640,
     hi = max(vals + [1]) if hi is None else hi
     span = (hi - lo) or 1
     n = max(len(points) - 1, 1)
-    path, pen = [], "M"
-    for i, (_l, v) in enumerate(points):
+    path, pen, dots = [], "M", []
+    for i, (label, v) in enumerate(points):
         if v is None:
             pen = "M"
             continue
@@ -50,6 +50,13 @@ def line(points, title, desc="", lo=None, hi=None, colour=PALETTE[0], width=640,
         y = height - 20 - (height - 30) * (v - lo) / span
         path.append("%s%.1f %.1f" % (pen, x, y))
         pen = "L"
+        # A dot per point (with its value on hover) while there are few enough to tell apart,
+        # and always for a point with no neighbour: a line of one point draws nothing.
+        alone = ((i == 0 or points[i - 1][1] is None)
+                 and (i == len(points) - 1 or points[i + 1][1] is None))
+        if len(points) <= 90 or alone:
+            dots.append('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%s: %s</title>'
+                        '</circle>' % (x, y, colour, escape(str(label)), _num(v)))
     axis = ('<line x1="40" y1="%d" x2="%d" y2="%d" class="axis"/>'
             '<text x="0" y="%d" class="lbl">%s</text><text x="0" y="14" class="lbl">%s</text>'
             % (height - 20, width - 10, height - 20, height - 20, _num(lo), _num(hi)))
@@ -60,7 +67,7 @@ def line(points, title, desc="", lo=None, hi=None, colour=PALETTE[0], width=640,
                 % (height - 4, escape(points[0][0]), width - 10, height - 4,
                    escape(points[-1][0])))
     body = axis + ends + ('<path d="%s" fill="none" stroke="%s" stroke-width="2"/>'
-                          % (" ".join(path), colour))
+                          % (" ".join(path), colour)) + "".join(dots)
     return _svg(width, height, title, body, desc)
 
 

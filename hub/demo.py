@@ -123,8 +123,11 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
     procs, stop = [], threading.Event()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
+        # The hub's structured log goes to a file, so the demo's own lines stay readable.
+        hub_log = os.path.abspath(db) + ".hub.log"
         hub = subprocess.Popen([CIVIC, "serve", "--broker", broker.url, "--db", db,
-                                "--host", "127.0.0.1", "--port", str(http_port)], env=env)
+                                "--host", "127.0.0.1", "--port", str(http_port)], env=env,
+                               stdout=open(hub_log, "a"), stderr=subprocess.STDOUT)
         procs.append(hub)
         for i, kid in enumerate(kiosk_ids):
             d = os.path.join(flash_root, kid)
@@ -140,13 +143,15 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
               % (kiosks, broker.url))
         print("  Dashboard:   %s" % url)
         print("  Staff login: admin / %s" % password)
-        print("  Database:    %s   (Ctrl-C stops everything)" % os.path.abspath(db))
+        print("  Database:    %s" % os.path.abspath(db))
+        print("  Hub log:     %s   (Ctrl-C stops everything)" % hub_log)
         print(flush=True)
         signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:
             time.sleep(10)
             if hub.poll() is not None:
-                print("the hub stopped (exit %s); stopping the demo" % hub.returncode)
+                print("the hub stopped (exit %s; see %s); stopping the demo"
+                      % (hub.returncode, hub_log))
                 return 1
             n = _count_taps(db)
             if n is not None:
