@@ -17,6 +17,7 @@ import threading
 import time
 
 DISTRICTS = ["centre", "north", "east", "west"]
+POPULATION = {"centre": 41000, "north": 93000, "east": 67000, "west": 58000}
 PLACES = ["library", "town-hall", "station", "square"]
 QUESTION = {"id": "q-safe-square",
             "text": {"en": "How safe do you feel in this square?",
@@ -57,6 +58,9 @@ def _setup_db(db, kiosk_ids):
             d.execute("DELETE FROM users WHERE name = 'admin'")
         auth.add_user(db, "admin", password, "admin")
         with d.conn:
+            for name, people in POPULATION.items():
+                d.execute("INSERT INTO districts (name, population) VALUES (?, ?) "
+                          "ON CONFLICT (name) DO NOTHING", [name, people])
             for i, kid in enumerate(kiosk_ids):
                 d.execute("INSERT INTO kiosks (id, district, place) VALUES (?, ?, ?) "
                           "ON CONFLICT (id) DO NOTHING",
