@@ -3,11 +3,13 @@ and booted from inside the flash image as a Pico W boots."""
 import json
 
 from tests.support.collector import Collector
-from tests.support.kiosk import SimKiosk, build_firmware, install_into_image
+from hub.kiosk_build import build as civic_kiosk_build
+from tests.support.kiosk import SimKiosk, install_into_image
 
 
 def test_compiled_build_and_boot_from_flash(tmp_path, broker):
-    build = build_firmware(str(tmp_path / "build"))
+    build = str(tmp_path / "build")
+    civic_kiosk_build(build)  # what `civic kiosk build` produces and `civic kiosk flash` installs
     c = Collector(broker.port).start()
     try:
         with SimKiosk(tmp_path / "k", "built-1", broker.url, args=["--build", build]) as k:

@@ -10,7 +10,7 @@ import pytest
 
 from protocol import v1
 from tests.support.collector import Collector
-from tests.support.kiosk import SimKiosk
+from tests.support.kiosk import SimKiosk, install_into_image
 from tests.support.procs import free_port
 
 
@@ -186,3 +186,30 @@ def test_watchdog_is_fed_only_while_the_tasks_progress(tmp_path):
         k.send("stall")
         k.wait_line(r"^watchdog reset", timeout=20)
         assert k.proc.wait(10) == 4
+
+
+def test_clock_resyncs_periodically(tmp_path, broker, collector):
+    """After its first sync a kiosk keeps asking NTP (settings `ntp_every_s`, an hour by default):
+    when the time source moves, later taps follow it."""
+    kid = "resync-1"
+    ntp = FakeNTP()
+    ntp.enabled = True
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "settings.json").write_text(json.dumps({"ntp_every_s": 1}))
+    install_into_image(str(tmp_path / "k"), str(site))
+    try:
+        with SimKiosk(tmp_path / "k", kid, broker.url,
+                      args=["--ntp", "127.0.0.1:%d" % ntp.port]) as k:
+            k.wait_line(r"^log clock synced", timeout=20)
+            k.press(0)
+            first = k.wait_count("ack", 1)[0]
+            ntp.base += 1000  # the time source jumps (a corrected clock, a new NTP server)
+            time.sleep(2.5)   # more than one re-sync interval
+            k.press(1)
+            second = k.wait_count("ack", 2)[-1]
+            assert collector.wait_seqs(kid, [first, second]) == []
+            assert abs(collector.taps[(kid, first)]["ts"] - (ntp.now() - 1000)) <= 5
+            assert abs(collector.taps[(kid, second)]["ts"] - ntp.now()) <= 3
+    finally:
+        ntp.close()

@@ -133,29 +133,6 @@ class SimKiosk:
         self.kill()
 
 
-def build_firmware(out_dir):
-    """Compile the flashed firmware (firmware/MANIFEST) and protocol/ with mpy-cross into
-    out_dir, laid out as the Pico W's flash root: main.py as source, the rest .mpy."""
-    import shutil
-    from tests.support.procs import ROOT
-    fw = os.path.join(ROOT, "firmware")
-    os.makedirs(os.path.join(out_dir, "lib", "protocol"), exist_ok=True)
-    jobs = [(os.path.join(ROOT, "protocol", n), os.path.join("lib", "protocol", n))
-            for n in ("__init__.py", "v1.py")]
-    for line in open(os.path.join(fw, "MANIFEST")):
-        p = line.strip()
-        if p and not p.startswith("#"):
-            jobs.append((os.path.join(fw, p), p))
-    for src, rel in jobs:
-        if rel == "main.py":
-            shutil.copy(src, os.path.join(out_dir, rel))
-            continue
-        subprocess.run([os.path.join(BIN, "mpy-cross"), "-o",
-                        os.path.join(out_dir, rel[:-3] + ".mpy"), src], check=True,
-                       capture_output=True)
-    return out_dir
-
-
 def install_into_image(flash_dir, src_dir):
     """Copy a folder into DIR/flash.img (creating it) with the sim's own littlefs driver."""
     from tests.support.procs import ROOT
