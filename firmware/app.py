@@ -25,6 +25,12 @@ STATUS_EVERY_MS = 60000
 ALIVE_MS = 60000  # a task silent this long is stuck (a send waits at most 2 x 15 s)
 
 
+def jittered(backoff_ms):
+    """Exponential backoff with jitter: a wait between half and all of backoff_ms, so a city's
+    kiosks coming back after a broker outage do not reconnect in step."""
+    return backoff_ms // 2 + random.randint(0, backoff_ms // 2)
+
+
 class Kiosk:
     def __init__(self, board, settings, data="data"):
         self.board = board
@@ -172,8 +178,7 @@ class Kiosk:
                 self.board.log("mqtt connect failed: %r" % (e,))
             if not up:
                 backoff = min(backoff * 2, cap)
-            # Exponential backoff with jitter, so a city's kiosks do not reconnect in step.
-            await self.pause(backoff // 2 + random.randint(0, backoff // 2), "link")
+            await self.pause(jittered(backoff), "link")
 
     async def pause(self, ms, name):
         while ms > 0:

@@ -254,6 +254,13 @@ def case_press_path_and_watchdog_health():
     assert Kiosk(b, {"id": "unit-1", "broker": "mqtt://127.0.0.1:1"}, root).boot == 2
 
 
+def case_reconnect_backoff_has_jitter():
+    from app import jittered
+    waits = [jittered(8000) for _ in range(200)]
+    assert min(waits) >= 4000 and max(waits) <= 8000, (min(waits), max(waits))
+    assert len(set(waits)) > 50  # spread out: kiosks do not reconnect in step
+
+
 def main():
     failed = 0
     g = globals()
