@@ -149,6 +149,9 @@ def write_broker_config(db_path, out_dir, port=None, reload=False, rotate_hub=Fa
     if hub_password:
         report["hub"]["password"] = hub_password
         report["hub"]["note"] = "shown once: pass it to `civic serve --user/--password`"
+        # The same shape as `civic kiosk provision` prints, for scripts: top-level
+        # username and password of the account that was just created.
+        report["username"], report["password"] = HUB_USER, hub_password
     if reload:
         report["reloaded"] = broker_config.reload_broker(out_dir)
     return json.dumps(report, indent=2)

@@ -61,6 +61,7 @@ def test_broker_config_files_hub_password_once_and_revoke(db_path, tmp_path):
     first = json.loads(run("broker", "config", "--dir", str(out), "--port", "18999",
                            "--db", db_path).output)
     assert first["hub"]["username"] == "civic_hub" and first["hub"]["password"]
+    assert (first["username"], first["password"]) == ("civic_hub", first["hub"]["password"])
     assert first["kiosks"] == 2 and first["port"] == 18999 and first["hub_port"] == 19000
     conf = (out / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf and "persistence true" in conf
@@ -75,7 +76,8 @@ def test_broker_config_files_hub_password_once_and_revoke(db_path, tmp_path):
     assert oct(os.stat(out / "passwd").st_mode & 0o777) == "0o600"
     # Later runs reuse the hub's hash (same password works) and keep the ports.
     second = json.loads(run("broker", "config", "--dir", str(out), "--db", db_path).output)
-    assert "password" not in second["hub"] and second["port"] == 18999
+    assert "password" not in second["hub"] and "password" not in second
+    assert second["port"] == 18999
     passwd2 = dict(l.split(":", 1) for l in (out / "passwd").read_text().split())
     assert passwd2["civic_hub"] == passwd["civic_hub"]
     # Provisioning straight into the broker files (stdout stays the credentials JSON alone).
