@@ -15,12 +15,13 @@ import os
 import secrets
 import time
 
-from hub import broker_config
+from hub import broker_config, rollups
 from hub.db import open_db
 from protocol.v1 import valid_kiosk_id
 
 # The hub's MQTT username: '_' cannot occur in a kiosk id, so no kiosk can ever be given it.
 HUB_USER = "civic_hub"
+RESERVED_PREFIX = "civic-"  # the hub's own MQTT client ids: civic-hub, civic-ingest-N
 
 
 def new_password():
@@ -37,6 +38,12 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
     if not valid_kiosk_id(kiosk_id):
         raise ValueError("bad kiosk id %r: use 1-32 of a-z, 0-9 and '-', starting with a letter "
                          "or digit (e.g. lib-north-1)" % (kiosk_id,))
+    if kiosk_id.startswith(RESERVED_PREFIX):
+        # MQTT client ids are broker-wide: on the kiosks' listener a kiosk's client id is its
+        # username, so a kiosk named like the hub's clients (civic-hub, civic-ingest-N) could
+        # take over the hub's persistent session and the taps queued for it.
+        raise ValueError("kiosk ids starting with %r are reserved for the hub's own MQTT "
+                         "clients: choose another id" % RESERVED_PREFIX)
     db = open_db(db_path)
     try:
         row = _account(db, kiosk_id)
@@ -50,6 +57,10 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
         password = new_password()
         now = int(time.time())
         with db.conn:
+            before = db.execute("SELECT district FROM kiosks WHERE id = ?", [kiosk_id]).fetchone()
+            if before is not None and district is not None and before[0] != district:
+                # A kiosk that already counted taps moves: its history moves with it.
+                rollups.move_kiosk(db, kiosk_id, before[0], district)
             db.execute("INSERT INTO kiosks (id, district) VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                        "SET district = coalesce(excluded.district, kiosks.district)",
                        [kiosk_id, district])
@@ -66,6 +77,12 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
 
 def revoke_kiosk(db_path, kiosk_id, broker_dir=None):
     """Take away kiosk_id's broker access; returns a message saying what happened and what next."""
+    if kiosk_id.startswith(RESERVED_PREFIX):
+        # MQTT client ids are broker-wide: on the kiosks' listener a kiosk's client id is its
+        # username, so a kiosk named like the hub's clients (civic-hub, civic-ingest-N) could
+        # take over the hub's persistent session and the taps queued for it.
+        raise ValueError("kiosk ids starting with %r are reserved for the hub's own MQTT "
+                         "clients: choose another id" % RESERVED_PREFIX)
     db = open_db(db_path)
     try:
         row = _account(db, kiosk_id)

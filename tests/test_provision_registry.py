@@ -1,4 +1,5 @@
 """Provisioning and broker files without a broker: the registry, the CLI, the file formats."""
+import pytest
 import json
 import os
 import subprocess
@@ -126,3 +127,26 @@ def test_shipped_lossless_settings_are_carried_over(tmp_path, monkeypatch):
     monkeypatch.setattr(broker_config, "deploy_lines", lambda: lines)
     text = broker_config.conf_text(str(tmp_path), 1883, 0, 1884, "127.0.0.1")
     assert "allow_anonymous true" not in text and "max_queued_messages 0" in text
+
+
+def test_ids_of_the_hubs_own_clients_are_refused(tmp_path):
+    from hub.provision import provision_kiosk
+    db_path = str(tmp_path / "civic.db")
+    for kid in ("civic-hub", "civic-ingest-1"):
+        with pytest.raises(ValueError, match="reserved"):
+            provision_kiosk(db_path, kid)
+
+
+def test_moving_a_kiosk_on_reprovision_moves_its_counted_history(tmp_path):
+    from hub import ingest
+    from hub.db import open_db
+    from hub.provision import provision_kiosk
+    db_path = str(tmp_path / "civic.db")
+    provision_kiosk(db_path, "lib-1", "north")
+    db = open_db(db_path)
+    ingest.store(db, [("lib-1", {"boot": 1, "taps": [
+        {"seq": 1, "ts": 1795393090, "kind": "mood", "value": 4, "q": None}]})])
+    provision_kiosk(db_path, "lib-1", "south", rotate=True)
+    scopes = dict(db.execute("SELECT scope, sum(n) FROM agg_day WHERE scope LIKE 'd:%' "
+                             "GROUP BY scope").fetchall())
+    assert scopes == {"d:south": 1}
