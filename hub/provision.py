@@ -77,12 +77,6 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
 
 def revoke_kiosk(db_path, kiosk_id, broker_dir=None):
     """Take away kiosk_id's broker access; returns a message saying what happened and what next."""
-    if kiosk_id.startswith(RESERVED_PREFIX):
-        # MQTT client ids are broker-wide: on the kiosks' listener a kiosk's client id is its
-        # username, so a kiosk named like the hub's clients (civic-hub, civic-ingest-N) could
-        # take over the hub's persistent session and the taps queued for it.
-        raise ValueError("kiosk ids starting with %r are reserved for the hub's own MQTT "
-                         "clients: choose another id" % RESERVED_PREFIX)
     db = open_db(db_path)
     try:
         row = _account(db, kiosk_id)
