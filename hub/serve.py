@@ -57,6 +57,10 @@ def run_serve(broker, user, password, host, port, db, client_id="civic-hub"):
         app = create_app({"DATABASE": db})
         app.config["INGEST"] = ingest
         server = waitress.create_server(app, host=host, port=port, threads=8)
+    except OSError as e:
+        ingest.stop()
+        raise SystemExit("Error: cannot serve HTTP on %s:%s (%s): choose another --port or "
+                         "--host" % (host, port, e.strerror or e))
     except BaseException:
         ingest.stop()
         raise

@@ -193,3 +193,20 @@ def test_a_failed_commit_is_never_acknowledged(hubdb, mq):
         assert count(hubdb) == 30 and ing.metrics.taps_ingested == 30
     finally:
         ing.stop()
+
+
+def test_serve_on_a_taken_port_says_what_to_do(tmp_path, mq):
+    import socket
+    import subprocess
+    from tests.support.procs import BIN
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        r = subprocess.run([BIN + "/civic", "serve", "--broker", mq.url, "--db",
+                            str(tmp_path / "h.db"), "--port", str(taken.getsockname()[1])],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        taken.close()
+    assert r.returncode == 1 and "choose another --port" in r.stderr, r.stderr[-500:]
+    assert "Traceback" not in r.stderr
