@@ -4,7 +4,6 @@ An embedded MQTT broker, the hub (`civic serve`: ingest + web) on SQLite, and si
 that run the real firmware under MicroPython (`civic kiosk sim`) and are tapped at a human-like
 rate. Prints the dashboard URL and a staff login; runs until Ctrl-C.
 """
-import json
 import os
 import random
 import secrets
@@ -49,7 +48,7 @@ def _free_port():
 
 def _setup_db(db, kiosk_ids):
     """Registry, a staff login and the question of the month, as city staff would set them up."""
-    from hub import auth
+    from hub import auth, questions
     from hub.db import open_db
     d = open_db(db)
     try:
@@ -65,17 +64,12 @@ def _setup_db(db, kiosk_ids):
                 d.execute("INSERT INTO kiosks (id, district, place) VALUES (?, ?, ?) "
                           "ON CONFLICT (id) DO NOTHING",
                           [kid, DISTRICTS[i % len(DISTRICTS)], PLACES[i % len(PLACES)]])
-            for kid in kiosk_ids:
-                row = d.execute("SELECT rev FROM kiosk_configs WHERE kiosk = ?", [kid]).fetchone()
-                rev = (row[0] if row else 0) + 1
-                cfg = {"rev": rev, "question": QUESTION,
-                       "skills": ["basics", "eservices", "safety", "work"],
-                       "cooldown_ms": 2000, "burst_max": 20, "burst_window_ms": 10000}
-                d.execute("INSERT INTO kiosk_configs (kiosk, rev, payload, updated, published) "
-                          "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (kiosk) DO UPDATE SET "
-                          "rev = excluded.rev, payload = excluded.payload, "
-                          "updated = excluded.updated, published = NULL",
-                          [kid, rev, json.dumps(cfg), int(time.time())])
+        with d.conn:
+            # The question of the month, created and pushed as staff do on the Questions page.
+            if not d.execute("SELECT 1 FROM questions WHERE id = ?", [QUESTION["id"]]).fetchone():
+                questions.create_question(d, QUESTION["id"], QUESTION["text"]["en"],
+                                          QUESTION["text"]["nl"], "demo")
+            questions.push_question(d, QUESTION["id"], kiosks=kiosk_ids)
         return password
     finally:
         d.conn.close()

@@ -47,6 +47,13 @@ def test_demo_runs_the_whole_system(tmp_path):
         opener.open("http://127.0.0.1:%d/login" % port, data, timeout=5)
         summary = json.loads(opener.open("http://127.0.0.1:%d/api/v1/summary" % port, timeout=5).read())
         assert summary["taps"] >= 5 and summary["kiosks"]["total"] == 8
+
+        # The question of the month was pushed to every kiosk, and every kiosk applied it.
+        def applied():
+            qs = json.loads(opener.open("http://127.0.0.1:%d/api/v1/questions" % port,
+                                        timeout=5).read())["questions"]
+            return [(q["id"], q["applied"]) for q in qs]
+        assert wait_until(lambda: applied() == [("q-safe-square", 8)], 30), applied()
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
