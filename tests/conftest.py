@@ -14,6 +14,15 @@ def broker(tmp_path):
 
 
 @pytest.fixture
+def collector(broker):
+    """A paho subscriber on the test broker that records every tap and status it sees."""
+    from tests.support.collector import Collector
+    c = Collector(broker.port).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
 def app(tmp_path):
     from hub import create_app
     app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "civic.db"),

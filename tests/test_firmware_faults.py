@@ -3,29 +3,13 @@ import json
 import random
 import time
 
-import pytest
-
-from protocol import v1
-from tests.support.collector import Collector
+from tests.support.collector import OPEN_RULES, Collector
 from tests.support.kiosk import SimKiosk
-
-OPEN_RULES = {"rev": 1, "cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0}
-
-
-@pytest.fixture
-def collector(broker):
-    c = Collector(broker.port).start()
-    yield c
-    c.stop()
-
-
-def open_rules(collector, kiosk):
-    collector.publish(v1.topic(kiosk, "config"), json.dumps(OPEN_RULES), retain=True)
 
 
 def test_power_cuts_lose_nothing_and_never_reuse_a_seq(tmp_path, broker, collector):
     kid = "cut-1"
-    open_rules(collector, kid)
+    collector.push_config(kid, OPEN_RULES)
     rnd = random.Random(20261123)
     k = SimKiosk(tmp_path / "k", kid, broker.url)
     acked = []
@@ -54,7 +38,7 @@ def test_power_cuts_lose_nothing_and_never_reuse_a_seq(tmp_path, broker, collect
 
 def test_broker_down_presses_queue_then_all_delivered(tmp_path, broker, collector):
     kid = "outage-1"
-    open_rules(collector, kid)
+    collector.push_config(kid, OPEN_RULES)
     with SimKiosk(tmp_path / "k", kid, broker.url) as k:
         k.wait_line(r"^log config rev 1")
         broker.stop()
@@ -73,7 +57,7 @@ def test_broker_down_presses_queue_then_all_delivered(tmp_path, broker, collecto
 
 def test_wifi_drop_then_back(tmp_path, broker, collector):
     kid = "wifi-1"
-    open_rules(collector, kid)
+    collector.push_config(kid, OPEN_RULES)
     with SimKiosk(tmp_path / "k", kid, broker.url) as k:
         k.wait_line(r"^log config rev 1")
         k.send("wifi off")
@@ -89,7 +73,7 @@ def test_wifi_drop_then_back(tmp_path, broker, collector):
 def test_10000_tap_backlog_drains_within_a_128k_heap(tmp_path, broker, collector):
     kid = "heap-1"
     n = 10000
-    open_rules(collector, kid)
+    collector.push_config(kid, OPEN_RULES)
     with SimKiosk(tmp_path / "k", kid, broker.url, heap="128K") as k:
         k.wait_line(r"^log config rev 1")
         broker.stop()
@@ -119,7 +103,7 @@ def test_stalled_broker_never_blocks_a_press_and_is_detected(tmp_path, broker, c
     import signal
     from tests.support.kiosk import install_into_image
     kid = "stall-1"
-    open_rules(collector, kid)
+    collector.push_config(kid, OPEN_RULES)
     site = tmp_path / "site"
     site.mkdir()
     (site / "settings.json").write_text(json.dumps({"keepalive": 2}))

@@ -6,30 +6,15 @@ import struct
 import threading
 import time
 
-import pytest
-
-from protocol import v1
-from tests.support.collector import Collector
 from tests.support.kiosk import SimKiosk, install_into_image
 from tests.support.procs import free_port
-
-
-@pytest.fixture
-def collector(broker):
-    c = Collector(broker.port).start()
-    yield c
-    c.stop()
-
-
-def push(collector, kiosk, cfg):
-    collector.publish(v1.topic(kiosk, "config"), json.dumps(cfg), retain=True)
 
 
 def test_config_push_applied_persisted_and_reported(tmp_path, broker, collector):
     kid = "cfg-1"
     with SimKiosk(tmp_path / "k", kid, broker.url) as k:
         k.wait_line(r"^log mqtt connected")
-        push(collector, kid, {"rev": 5, "question": {"id": "q-5", "text": {
+        collector.push_config(kid, {"rev": 5, "question": {"id": "q-5", "text": {
             "en": "Did you find what you needed?", "nl": "Vond u wat u zocht?"}},
             "skills": ["work", "basics"]})
         assert k.wait_line(r"^question ") == "question Did you find what you needed?"
@@ -42,8 +27,8 @@ def test_config_push_applied_persisted_and_reported(tmp_path, broker, collector)
         assert collector.taps[(kid, acks[0])]["q"] == "q-5"
         assert collector.taps[(kid, acks[0])]["value"] == 4
         assert collector.taps[(kid, acks[1])]["value"] == "work"
-        push(collector, kid, {"rev": 4, "question": {"id": "q-4", "text": {"en": "Older"}}})
-        push(collector, kid, {"rev": "x"})  # refused, logged, nothing else changes
+        collector.push_config(kid, {"rev": 4, "question": {"id": "q-4", "text": {"en": "Older"}}})
+        collector.push_config(kid, {"rev": "x"})  # refused, logged, nothing else changes
         k.wait_line(r"^log config refused")
     # Persisted: the next boot shows the question before any broker is reachable.
     with SimKiosk(tmp_path / "k", kid, "mqtt://127.0.0.1:%d" % free_port()) as k:
@@ -53,7 +38,7 @@ def test_config_push_applied_persisted_and_reported(tmp_path, broker, collector)
 
 def test_misuse_rules_filter_and_count(tmp_path, broker, collector):
     kid = "rules-1"
-    push(collector, kid, {"rev": 2, "cooldown_ms": 800, "burst_max": 4,
+    collector.push_config(kid, {"rev": 2, "cooldown_ms": 800, "burst_max": 4,
                           "burst_window_ms": 60000})
     with SimKiosk(tmp_path / "k", kid, broker.url) as k:
         k.wait_line(r"^log config rev 2")
@@ -69,7 +54,7 @@ def test_misuse_rules_filter_and_count(tmp_path, broker, collector):
 
 def test_queue_full_refuses_and_counts(tmp_path, broker, collector):
     kid = "full-1"
-    push(collector, kid, {"rev": 1, "cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0})
+    collector.push_config(kid, {"rev": 1, "cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0})
     with SimKiosk(tmp_path / "k", kid, broker.url, args=["--queue-max", "10"]) as k:
         k.wait_line(r"^log config rev 1")
         broker.stop()

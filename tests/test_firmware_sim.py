@@ -1,24 +1,8 @@
 """The real firmware under MicroPython (`civic kiosk sim`) against a real Mosquitto."""
 import json
 
-import pytest
-
 from protocol import v1
-from tests.support.collector import Collector
 from tests.support.kiosk import SimKiosk
-
-OPEN_RULES = {"rev": 1, "cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0}
-
-
-@pytest.fixture
-def collector(broker):
-    c = Collector(broker.port).start()
-    yield c
-    c.stop()
-
-
-def push_config(collector, kiosk, cfg):
-    collector.publish(v1.topic(kiosk, "config"), json.dumps(cfg), retain=True)
 
 
 def test_presses_become_taps_exactly_once(tmp_path, broker, collector):
@@ -59,7 +43,7 @@ def test_wait_pauses_the_reader_and_eof_keeps_the_kiosk_running(tmp_path, broker
         t_second = next(t for t, l in k.lines if l == "ack %d" % second)
         assert t_second - t_first >= 0.6
         k.proc.stdin.close()  # EOF: nobody presses any more; the kiosk goes on
-        push_config(collector, kid, {"rev": 3, "question": {"id": "q-3", "text": {"en": "Still there?"}}})
+        collector.push_config(kid, {"rev": 3, "question": {"id": "q-3", "text": {"en": "Still there?"}}})
         assert k.wait_line(r"^question ") == "question Still there?"
         assert collector.wait_seqs(kid, [1, 2]) == []
         assert k.proc.poll() is None

@@ -9,6 +9,9 @@ import paho.mqtt.client as mqtt
 
 from protocol import v1
 
+# A config with the misuse rules off, for tests that press faster than a person would.
+OPEN_RULES = {"rev": 1, "cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0}
+
 
 class Collector:
     def __init__(self, port, topic="civic/v1/#"):
@@ -93,6 +96,10 @@ class Collector:
                 if left <= 0:
                     raise AssertionError("status of %s never matched; last: %r" % (kiosk, st))
                 self.cond.wait(min(left, 0.5))
+
+    def push_config(self, kiosk, cfg):
+        """Publish cfg as the kiosk's retained config, as the hub does."""
+        self.publish(v1.topic(kiosk, "config"), json.dumps(cfg), retain=True)
 
     def publish(self, topic, payload, retain=False):
         info = self.client.publish(topic, payload, qos=1, retain=retain)
