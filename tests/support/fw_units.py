@@ -2,7 +2,6 @@
 (tests/test_firmware_units.py). Flash cases use littlefs (vfs.VfsLfs2) on a RAM block device
 with the Pico W's geometry. Prints `ok NAME` / `FAIL NAME: why`, then `done N failed`."""
 import os
-import sys
 
 import vfs
 
@@ -10,6 +9,7 @@ from clock import Clock, ntp_parse
 from mqtt import connect_packet, parse_url, publish_packet
 from rules import Debouncer, Rules
 import tapq
+from tests.support.mp_cases import run_cases
 from tapq import QueueFull, TapQueue
 
 BLOCK = 4096
@@ -262,18 +262,7 @@ def case_reconnect_backoff_has_jitter():
 
 
 def main():
-    failed = 0
-    g = globals()
-    for name in sorted(g):
-        if name.startswith("case_"):
-            try:
-                g[name]()
-                print("ok " + name)
-            except Exception as e:
-                failed += 1
-                print("FAIL %s: %r" % (name, e))
-                sys.print_exception(e)
-    print("done %d failed" % failed)
+    run_cases(globals())
 
 
 main()

@@ -6,6 +6,7 @@ which tests/test_protocol.py reads back from the `micropython` command.
 import json
 
 from protocol import v1
+from tests.support.mp_cases import run_cases
 
 TAP = {"seq": 1041, "ts": 1795393090, "kind": "mood", "value": 4, "q": "q-17"}
 
@@ -91,17 +92,7 @@ def case_config():
 
 
 def main():
-    failed = 0
-    g = globals()
-    for name in sorted(g):
-        if name.startswith("case_"):
-            try:
-                g[name]()
-                print("ok " + name)
-            except Exception as e:
-                failed += 1
-                print("FAIL %s: %r" % (name, e))
-    print("done %d failed" % failed)
+    run_cases(globals())
 
 
 if __name__ == "__main__":
