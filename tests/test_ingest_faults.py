@@ -27,6 +27,19 @@ def exactly_once(db, kiosks, n):
     assert count(db, "SELECT count(*) FROM seq_gaps") == 0
 
 
+def published(t, pubs):
+    """The stream thread is done and the broker has PUBACKed every tap to the publishers."""
+    t.join(60)
+    assert all(p.wait(60) for p in pubs)
+
+
+def all_stored_once(db, kiosks, n, logfile=None):
+    """Wait until every tap is stored, give duplicates a moment to show, then check."""
+    assert wait_count(db, n * len(kiosks), 60), open(logfile).read()[-3000:] if logfile else ""
+    time.sleep(0.5)                          # anything more would be a double count
+    exactly_once(db, kiosks, n)
+
+
 def stream(port, kiosks, n, pause=0.0):
     """Publish seq 1..n for each kiosk, one tap per message, in a thread; returns (thread, pubs)."""
     pubs = [Publisher(port) for _ in kiosks]
@@ -57,12 +70,9 @@ def test_serve_kill9_mid_stream_then_restart(tmp_path):
         kill_group(hub)                      # kill -9 in the middle of the stream
         at_kill = count(db)
         assert at_kill < n * len(kiosks)
-        t.join(60)
-        assert all(p.wait(60) for p in pubs)  # the broker has every tap (PUBACK to the kiosks)
+        published(t, pubs)                   # the broker has every tap (PUBACK to the kiosks)
         hub = start_hub(db, mq.url, str(tmp_path / "hub.log"))
-        assert wait_count(db, n * len(kiosks), 60)
-        time.sleep(0.5)                      # anything more would be a double count
-        exactly_once(db, kiosks, n)
+        all_stored_once(db, kiosks, n)
         kill_group(hub, signal.SIGTERM)      # a clean stop: exit 0, the stop is logged
         assert hub.returncode == 0
         assert "event=ingest_stopped" in open(hub.logfile).read()
@@ -88,11 +98,8 @@ def test_broker_restart_mid_stream(tmp_path):
         time.sleep(0.5)
         mq.start()
         assert wait_connected(hub, 30), open(hub.logfile).read()
-        t.join(60)
-        assert all(p.wait(60) for p in pubs)
-        assert wait_count(db, n * len(kiosks), 60)
-        time.sleep(0.5)
-        exactly_once(db, kiosks, n)
+        published(t, pubs)
+        all_stored_once(db, kiosks, n)
     finally:
         for p in pubs:
             p.close()
@@ -112,11 +119,8 @@ def test_two_workers_on_a_shared_subscription(tmp_path):
             assert wait_connected(w), open(w.logfile).read()
         kiosks, n = ["k1", "k2", "k3", "k4"], 1000
         t, pubs = stream(mq.port, kiosks, n)
-        t.join(60)
-        assert all(p.wait(60) for p in pubs)
-        assert wait_count(db, n * len(kiosks), 60)
-        time.sleep(0.5)
-        exactly_once(db, kiosks, n)
+        published(t, pubs)
+        all_stored_once(db, kiosks, n)
         took = []
         for w in workers:                    # a clean stop logs what each worker committed
             kill_group(w, signal.SIGTERM)
@@ -145,11 +149,8 @@ def test_writer_process_killed_mid_stream(tmp_path):
         t, pubs = stream(mq.port, kiosks, n, pause=0.002)
         assert wait_count(db, 300, 30)
         os.kill(pid, signal.SIGKILL)
-        t.join(60)
-        assert all(p.wait(60) for p in pubs)
-        assert wait_count(db, n * len(kiosks), 60), open(hub.logfile).read()[-3000:]
-        time.sleep(0.5)
-        exactly_once(db, kiosks, n)
+        published(t, pubs)
+        all_stored_once(db, kiosks, n, hub.logfile)
         log = open(hub.logfile).read()
         assert log.count("event=writer_process pid=") == 2
     finally:
@@ -177,14 +178,11 @@ def test_shared_worker_kill9_then_back_under_its_id(tmp_path):
         t, pubs = stream(mq.port, kiosks, n, pause=0.002)
         assert wait_count(db, 300, 30)
         kill_group(workers[0])
-        t.join(60)
-        assert all(p.wait(60) for p in pubs)
+        published(t, pubs)
         # Mosquitto keeps handing the dead worker's session its share of the new taps...
         assert not wait_count(db, n * len(kiosks), 2)
         workers[0] = worker(1)       # ... which arrive when it is back under its id
-        assert wait_count(db, n * len(kiosks), 60)
-        time.sleep(0.5)
-        exactly_once(db, kiosks, n)
+        all_stored_once(db, kiosks, n)
     finally:
         for p in pubs:
             p.close()
