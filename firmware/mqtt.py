@@ -221,21 +221,30 @@ class MQTTClient:
         if not self.connected:
             raise MQTTError("not connected")
         pid = self._next_pid() if qos else 0
+        head = publish_head(topic, n, qos, retain, pid)
+        if payload is None:
+            # The payload already sits at HEADROOM in the packet buffer (only the sender
+            # task uses publish_buffer, one message at a time): put the header before it.
+            start = HEADROOM - len(head)
+            self.pkt[start:HEADROOM] = head
+            data = memoryview(self.pkt)[start:HEADROOM + n]
+        else:
+            data = head + bytes(payload)
+        await self._exchange(data, pid, timeout_ms, "PUBACK")
+
+    async def subscribe(self, topic, qos=1, timeout_ms=10000):
+        pid = self._next_pid()
+        await self._exchange(subscribe_packet(pid, topic, qos), pid, timeout_ms, "SUBACK")
+
+    async def _exchange(self, data, pid, timeout_ms, ack):
+        """Send one packet and, when it has a packet id, wait for its ack (PUBACK, SUBACK).
+        Any failure closes the connection: the caller reconnects and sends again."""
         gen = self.gen
         ev = None
-        if qos:
+        if pid:
             ev = asyncio.Event()
             self.acks[pid] = ev
         try:
-            head = publish_head(topic, n, qos, retain, pid)
-            if payload is None:
-                # The payload already sits at HEADROOM in the packet buffer (only the sender
-                # task uses publish_buffer, one message at a time): put the header before it.
-                start = HEADROOM - len(head)
-                self.pkt[start:HEADROOM] = head
-                data = memoryview(self.pkt)[start:HEADROOM + n]
-            else:
-                data = head + bytes(payload)
             await asyncio.wait_for_ms(self._send(data), timeout_ms)
             if ev:
                 await asyncio.wait_for_ms(ev.wait(), timeout_ms)
@@ -244,22 +253,7 @@ class MQTTClient:
             self.close()
             raise
         if gen != self.gen:
-            raise MQTTError("connection lost before PUBACK")
-
-    async def subscribe(self, topic, qos=1, timeout_ms=10000):
-        pid = self._next_pid()
-        gen = self.gen
-        ev = asyncio.Event()
-        self.acks[pid] = ev
-        try:
-            await asyncio.wait_for_ms(self._send(subscribe_packet(pid, topic, qos)), timeout_ms)
-            await asyncio.wait_for_ms(ev.wait(), timeout_ms)
-        except BaseException:
-            self.acks.pop(pid, None)
-            self.close()
-            raise
-        if gen != self.gen:
-            raise MQTTError("connection lost before SUBACK")
+            raise MQTTError("connection lost before " + ack)
 
     async def disconnect(self):
         try:
