@@ -112,8 +112,21 @@ def _need_int(obj, key, lo, hi, where=""):
     return v
 
 
-def check_tap(t, i=0):
-    """Validate one TAP dict and return the normalised copy the hub stores."""
+# Identifiers already found valid, so the hub does not re-check "q-7" on every tap. Bounded
+# (cleared when full): on a kiosk this stays a few hundred bytes.
+_VALID_Q = set()  # type: set[str]
+_VALID_CAT = set()  # type: set[str]
+_VALID_MAX = 256
+
+
+def _remember(known, s):
+    if len(known) >= _VALID_MAX:
+        known.clear()
+    known.add(s)
+
+
+def tap_row(t, i=0):
+    """Validate one TAP dict -> the tuple (seq, ts, kind, value, q) the hub stores."""
     if type(t) is not dict:
         raise ProtocolError("taps[%d]: not an object" % i)
     # Fast path for the well-formed tap (the hub checks thousands per second); any failure
@@ -133,17 +146,27 @@ def check_tap(t, i=0):
     if kind == "mood":
         if type(value) is not int or value < MOOD_MIN or value > MOOD_MAX:
             _need_int(t, "value", MOOD_MIN, MOOD_MAX, "taps[%d]." % i)
-        if q is not None and not valid_question_id(q):
-            raise ProtocolError("taps[%d].q: not a question id" % i)
+        if q is not None and (type(q) is not str or q not in _VALID_Q):
+            if not valid_question_id(q):
+                raise ProtocolError("taps[%d].q: not a question id" % i)
+            _remember(_VALID_Q, q)
     elif kind == "skill":
-        if not valid_category(value):
-            raise ProtocolError("taps[%d].value: not a skill category id" % i)
+        if type(value) is not str or value not in _VALID_CAT:
+            if not valid_category(value):
+                raise ProtocolError("taps[%d].value: not a skill category id" % i)
+            _remember(_VALID_CAT, value)
         if q is not None:
             raise ProtocolError("taps[%d].q: must be null for a skill tap" % i)
     elif kind is None:
         raise ProtocolError("taps[%d].kind: missing" % i)
     else:
         raise ProtocolError("taps[%d].kind: unknown kind %r" % (i, kind))
+    return (seq, ts, kind, value, q)
+
+
+def check_tap(t, i=0):
+    """Validate one TAP dict and return the normalised copy."""
+    seq, ts, kind, value, q = tap_row(t, i)
     return {"seq": seq, "ts": ts, "kind": kind, "value": value, "q": q}
 
 
@@ -151,8 +174,8 @@ def encode_taps(boot, taps):
     return _dump({"boot": boot, "taps": taps})
 
 
-def decode_taps(payload):
-    """-> {"boot": int, "taps": [normalised TAP, ...]}"""
+def decode_tap_rows(payload):
+    """-> (boot, [(seq, ts, kind, value, q), ...]): decode_taps as tuples (what the hub stores)."""
     obj = _load(payload)
     boot = _need_int(obj, "boot", 0, MAX_SEQ)
     taps = obj.get("taps")
@@ -160,10 +183,14 @@ def decode_taps(payload):
         raise ProtocolError("taps: missing or not a list")
     if not 1 <= len(taps) <= MAX_TAPS:
         raise ProtocolError("taps: %d taps, want 1..%d" % (len(taps), MAX_TAPS))
-    out = []
-    for i in range(len(taps)):
-        out.append(check_tap(taps[i], i))
-    return {"boot": boot, "taps": out}
+    return boot, [tap_row(taps[i], i) for i in range(len(taps))]
+
+
+def decode_taps(payload):
+    """-> {"boot": int, "taps": [normalised TAP, ...]}"""
+    boot, rows = decode_tap_rows(payload)
+    return {"boot": boot, "taps": [{"seq": r[0], "ts": r[1], "kind": r[2], "value": r[3],
+                                    "q": r[4]} for r in rows]}
 
 
 STATUS_INTS = ("boot", "uptime", "queue", "mem_free", "config_rev", "filtered")

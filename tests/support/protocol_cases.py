@@ -37,6 +37,29 @@ def case_taps_roundtrip():
     assert v1.decode_taps(json.dumps({"boot": 1, "taps": [extra], "x": 1}))["taps"] == [TAP]
 
 
+def case_tap_rows_match_decode_taps():
+    skill = {"seq": 7, "ts": None, "kind": "skill", "value": "eservices", "q": None}
+    payload = v1.encode_taps(12, [TAP, skill])
+    assert v1.decode_tap_rows(payload) == (12, [(1041, 1795393090, "mood", 4, "q-17"),
+                                                (7, None, "skill", "eservices", None)])
+
+
+def case_identifiers_seen_before_do_not_let_bad_ones_through():
+    # The hub remembers question and category ids it has checked; that memory must never
+    # accept an id it has not checked, nor choke on a value that cannot be remembered.
+    good = dict(TAP)
+    for i in range(300):           # more than the memory holds: it is cleared and refilled
+        good["q"] = "q-%d" % i
+        v1.check_tap(good)
+    for q in ("Q-1", "q 1", ["q-1"], {"q": 1}, 5, ""):
+        bad = dict(TAP)
+        bad["q"] = q
+        refused(lambda t: v1.check_tap(t), bad, "taps[0].q")
+    for value in (["work"], {"a": 1}, "Work", 3):
+        bad = {"seq": 1, "ts": None, "kind": "skill", "value": value, "q": None}
+        refused(lambda t: v1.check_tap(t), bad, "taps[0].value")
+
+
 def case_taps_refused():
     def one(**kw):
         t = dict(TAP)
