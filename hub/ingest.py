@@ -1,11 +1,11 @@
 """The hub's ingest: the ONLY code that writes taps (Datasette's "one writer").
 
-Path of a message: the MQTT network thread (hub/mqtt_link.py) only queues it; a batch loop
-(hub/ingest_service.py) takes everything queued (up to BATCH_MAX) and hands it to one Writer,
-in a child process or a thread. The Writer validates each message once through protocol/ and
-commits the whole batch in ONE transaction: new taps (insert-or-ignore on (kiosk, seq)), their
-rollups, seq gaps, kiosk status and rejects. Only then are the messages acknowledged to the
-broker, in arrival order (paho manual_ack), so a kill -9 at any moment loses nothing (unacked
+Path of a message: the MQTT network thread (hub/mqtt_link.py) validates it once, at the edge,
+through protocol/ (prepared(): its verdict) and queues it; a batch loop (hub/ingest_service.py)
+takes everything queued (about BATCH_MAX messages) and hands the verdicts to one Writer, in a
+child process or a thread. The Writer commits the whole batch in ONE transaction: new taps
+(insert-or-ignore on (kiosk, seq)), their rollups, seq gaps, kiosk status and rejects. Only then
+are the messages acknowledged to the broker, in arrival order (paho manual_ack), so a kill -9 at any moment loses nothing (unacked
 messages are redelivered to our persistent session) and counts nothing twice ((kiosk, seq) is
 the key). Under load batches grow by themselves; when idle each message commits at once.
 
@@ -46,20 +46,36 @@ def kv(event, **fields):
     return " ".join(parts)
 
 
+_topics = {}              # raw topic -> (kiosk, channel): parse_topic's verdict, remembered
+_TOPICS_MAX = 100000      # about a city's kiosks times their channels, with room to spare
+
+
+def _parse_topic(topic):
+    hit = _topics.get(topic) if type(topic) in (bytes, str) else None
+    if hit is None:
+        hit = protocol.parse_topic(topic)
+        if type(topic) in (bytes, str):
+            if len(_topics) >= _TOPICS_MAX:
+                _topics.clear()
+            _topics[topic] = hit
+    return hit
+
+
 def classify(topic, payload):
-    """-> ("taps", kiosk, decoded) | ("status", kiosk, decoded) | ("reject", kiosk, reason).
-    Never raises: whatever arrives is either understood or refused with a reason."""
+    """-> ("taps", kiosk, (boot, rows)) | ("status", kiosk, decoded) | ("reject", kiosk, reason),
+    rows as protocol.decode_tap_rows gives them. Never raises: whatever arrives is either
+    understood or refused with a reason."""
     if isinstance(payload, str):
         payload = payload.encode("utf-8", "surrogatepass")
     try:
-        kiosk, channel = protocol.parse_topic(topic)
+        kiosk, channel = _parse_topic(topic)
     except protocol.ProtocolError as e:
         return ("reject", None, str(e))
     except Exception as e:  # a topic of the wrong type: still a reject, never a crash
         return ("reject", None, "topic: unreadable (%s)" % type(e).__name__)
     try:
         if channel == "taps":
-            decoded = protocol.decode_taps(payload)
+            decoded = protocol.decode_tap_rows(payload)
             # The kiosk is named by the topic (the broker's ACL pins it); a payload that names
             # another one is forged or misrouted.
             if b'"kiosk"' in bytes(payload):
@@ -97,29 +113,29 @@ def _as_db(db):
 
 
 def _insert_taps(db, items):
-    """items: [(kiosk, decoded, received)]. Inside a transaction. -> (inserted, duplicates)."""
+    """items: [(kiosk, (boot, rows), received)], rows as protocol.decode_tap_rows gives them.
+    Inside a transaction. -> (inserted, duplicates)."""
     conn = db.conn
     by_kiosk = {}
     dups = 0
-    for kiosk, decoded, received in items:
+    for kiosk, (boot, taps), received in items:
         rows = by_kiosk.get(kiosk)
         if rows is None:
             rows = by_kiosk[kiosk] = {}
-        boot = decoded.get("boot")
         rec = int(received)
-        for t in decoded["taps"]:
-            seq = t["seq"]
+        for seq, ts, kind, value, q in taps:
             if seq in rows:
                 dups += 1
-            elif t["ts"] is None:
-                rows[seq] = (kiosk, seq, rec, t["kind"], t["value"], t["q"], 1, boot, rec)
+            elif ts is None:
+                rows[seq] = (kiosk, seq, rec, kind, value, q, 1, boot, rec)
             else:
-                rows[seq] = (kiosk, seq, t["ts"], t["kind"], t["value"], t["q"], 0, boot, rec)
+                rows[seq] = (kiosk, seq, ts, kind, value, q, 0, boot, rec)
     fresh = []
     seen = {}
+    max_seq = "SELECT max(seq) FROM taps WHERE kiosk = ?"
     for kiosk, rows in by_kiosk.items():
         seqs = sorted(rows)
-        prev_max = conn.execute("SELECT max(seq) FROM taps WHERE kiosk = ?", (kiosk,)).fetchone()[0]
+        prev_max = conn.execute(max_seq, (kiosk,)).fetchone()[0]
         if prev_max is not None and seqs[0] <= prev_max:
             # only seqs at or below the highest stored one can be redeliveries
             low = [s for s in seqs if s <= prev_max]
@@ -133,8 +149,7 @@ def _insert_taps(db, items):
         seen[kiosk] = max(r[8] for r in rows.values())
     conn.executemany("INSERT OR IGNORE INTO taps (kiosk, seq, ts, kind, value, q, ts_estimated, "
                      "boot, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
-    rollups.apply(db, [{"kiosk": r[0], "seq": r[1], "ts": r[2], "kind": r[3], "value": r[4],
-                        "q": r[5]} for r in fresh])
+    rollups.apply(db, fresh)
     registry.touch(conn, seen)
     return len(fresh), dups
 
@@ -145,8 +160,10 @@ def store(db, batch, received=None):
     -> (inserted, duplicates)."""
     db = _as_db(db)
     received = time.time() if received is None else received
+    items = [(k, (d.get("boot"), [(t["seq"], t["ts"], t["kind"], t["value"], t["q"])
+                                  for t in d["taps"]]), received) for k, d in batch]
     with transaction(db.conn):
-        return _insert_taps(db, [(k, d, received) for k, d in batch])
+        return _insert_taps(db, items)
 
 
 class Writer:
@@ -164,36 +181,50 @@ class Writer:
             _start_checkpointer(db, self.db)
 
     def process(self, msgs):
-        """One transaction for all msgs. -> (verdicts, summary): per message ("taps", n) |
-        ("status", changed) | ("reject", reason), and the counts for metrics. Raises only on a
-        database error (then nothing was committed and nothing may be acknowledged)."""
+        """Validate and commit Msgs: commit() of their classify() verdicts."""
+        return self.commit([prepared(m) for m in msgs])
+
+    def commit(self, items):
+        """One transaction for all items, as prepared() makes them. -> (outcomes, summary): per
+        message ("taps", n) | ("status", changed) | ("reject", reason), and the counts for
+        metrics. Raises only on a database error (then nothing was committed and nothing may be
+        acknowledged)."""
         t0 = time.perf_counter()
-        verdicts = [classify(m.topic, m.payload) for m in msgs]
         conn = self.db.conn
         out = []
         with transaction(conn):
-            taps = [(v[1], v[2], m.received) for m, v in zip(msgs, verdicts) if v[0] == "taps"]
+            taps = [(v[1], v[2], received) for v, _r, received, _t, _p in items
+                    if v[0] == "taps"]
             inserted, dups = _insert_taps(self.db, taps) if taps else (0, 0)
-            for m, (what, kiosk, detail) in zip(msgs, verdicts):
+            for (what, kiosk, detail), retain, received, topic, payload in items:
                 if what == "taps":
-                    out.append(("taps", len(detail["taps"])))
+                    out.append(("taps", len(detail[1])))
                 elif what == "status":
-                    out.append(("status", registry.apply_status(conn, kiosk, detail, m.received,
-                                                                m.retain)))
+                    out.append(("status", registry.apply_status(conn, kiosk, detail, received,
+                                                                retain)))
                 else:
                     conn.execute("INSERT INTO rejects (received, topic, kiosk, reason, payload) "
                                  "VALUES (?, ?, ?, ?, ?)",
-                                 (int(m.received), _text(m.topic), kiosk, detail,
-                                  _blob(m.payload)))
+                                 (int(received), _text(topic), kiosk, detail, _blob(payload)))
                     out.append(("reject", detail))
         summary = {"taps": 0, "status": 0, "reject": 0, "inserted": inserted,
                    "duplicates": dups, "seconds": time.perf_counter() - t0}
         for v in out:
             summary[v[0]] += 1
         if dups or summary["reject"]:
-            log.info(kv("batch", messages=len(msgs), inserted=inserted, duplicates=dups,
+            log.info(kv("batch", messages=len(items), inserted=inserted, duplicates=dups,
                         rejects=summary["reject"]))
         return out, summary
+
+
+def prepared(m):
+    """A Msg validated for Writer.commit: (verdict, retain, received, topic, payload). The
+    topic and payload are kept only for a reject (its row records them): the rest is in the
+    verdict, so a writer in another process is sent only that."""
+    v = classify(m.topic, m.payload)
+    if v[0] == "reject":
+        return (v, m.retain, m.received, m.topic, m.payload)
+    return (v, m.retain, m.received, None, None)
 
 
 def _start_checkpointer(path, db):

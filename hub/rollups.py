@@ -63,12 +63,15 @@ def _districts(db, kiosks):
     return out
 
 
-def apply(db, taps):
-    """taps: iterable of dicts with kiosk, ts, kind, value, q (new rows only)."""
+def apply(db, rows):
+    """rows: taps rows (kiosk, seq, ts, kind, value, q, ...) that were just inserted (new ones
+    only)."""
     hourly = {}
-    for t in taps:
-        key = (t["ts"] - t["ts"] % HOUR, t["kiosk"], t["kind"], t["value"], t["q"] or "")
-        hourly[key] = hourly.get(key, 0) + 1
+    get = hourly.get
+    for r in rows:
+        ts = r[2]
+        key = (ts - ts % HOUR, r[0], r[3], r[4], r[5] or "")
+        hourly[key] = get(key, 0) + 1
     if not hourly:
         return
     tzname = city_tz(db)
