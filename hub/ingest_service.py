@@ -1,38 +1,43 @@
 """The running ingest: an MQTT link feeding one writer (see hub/ingest.py for the path).
 
-The network thread only queues messages. The batch loop (a thread here) takes everything queued,
-has it committed by the Writer, then acks it in arrival order. The Writer runs either
-- in a child process (mode "process", what `civic serve`/`civic ingest` use): validation and
-  SQLite then run beside paho's Python code instead of under the same GIL, so the network side
-  costs about what a bare subscriber costs (bench/ingest measures it); batches travel over a
-  pipe and the child answers with counts; if it dies, a new one takes the batch again; or
+The network thread takes a socket read's worth of messages at a time (hub/mqtt_drain.py),
+validates them (hub.ingest.prepared) and queues them. The batch loop (a thread here) takes
+everything queued, about BATCH_MAX messages, has the verdicts committed by the Writer, then acks
+the batch in arrival order with one write. So validation of the next messages runs while the
+Writer commits the previous batch. The Writer runs either
+- in a child process (mode "process", what `civic serve`/`civic ingest` use): SQLite then runs
+  beside the network side instead of under the same GIL (bench/ingest measures both); batches
+  travel over a pipe as verdicts, the next one waiting while one commits, and the child answers
+  with counts; if it dies, a new one takes the batches again; or
 - in this process (mode "thread": simpler, used by tests that need no extra process).
-The queue is bounded (QUEUE_MAX): if the writer falls behind, the network thread waits for at most
-the batch being committed, and the broker keeps the rest queued for our persistent session.
+See hub/committers.py.
+The queue is bounded (QUEUE_MAX lists, each at most one socket read of 256 KB): if the writer
+falls behind, the network thread waits for the batch being committed, and the broker keeps the
+rest queued for our persistent session (its max_inflight_messages also bounds what is unacked).
 The loop also publishes kiosk_configs rows not yet published (retained, QoS 1) and marks them
 published on the broker's PUBACK.
 """
+import collections
 import logging
-import os
-import pickle
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 
 import protocol
+from hub.committers import ProcessCommitter, ThreadCommitter, WriterDied
 from hub.db import open_db
-from hub.ingest import BATCH_MAX, CONFIG_POLL_S, Msg, Writer, kv, transaction
+from hub.ingest import BATCH_MAX, CONFIG_POLL_S, kv, prepared, transaction
 from hub.metrics import Metrics
 from hub.mqtt_link import MqttLink
 
 log = logging.getLogger("civic.ingest")
 
-# At least the broker's max_inflight_messages (hub/deploy/mosquitto.conf: 5000), so with our
-# broker settings the network thread never waits; with a bigger window, at most one batch.
-QUEUE_MAX = 5 * BATCH_MAX
+# Lists of messages (one per socket read, or one message each from paho's own reader). With our
+# broker settings (5000 in flight) the network thread never waits on it; it bounds memory for a
+# broker with a bigger window: 64 reads of at most 256 KB.
+QUEUE_MAX = 64
+# Batches at the writer at once: one being committed, the next waiting in its pipe.
+WRITER_DEPTH = 2
 
 
 class _Event:
@@ -45,92 +50,6 @@ class _Event:
 _STOP = _Event("stop")
 
 
-class ThreadCommitter:
-    def __init__(self, db_path):
-        self.writer = Writer(db_path, background_checkpoints=True)
-
-    def commit(self, batch):
-        return self.writer.process(batch)[1]
-
-    def close(self):
-        self.writer.db.conn.close()
-
-
-def _child_main(db_path):
-    """The writer process (`python -m hub.ingest_service DB`): pickled batches in on stdin,
-    summaries out on stdout, until stdin closes. Ctrl-C and SIGTERM reach the whole process
-    group; the parent decides when this ends (it commits the batch it holds first), and a
-    parent killed outright closes the pipe, which ends this too."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from hub.serve import setup_logging
-    setup_logging()
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    writer = Writer(db_path, background_checkpoints=True)
-    while True:
-        try:
-            rows = pickle.load(inp)
-        except (EOFError, OSError):
-            return
-        if rows is None:
-            return
-        try:
-            summary = writer.process([Msg(t, p, r, rc, 0, 0, 0) for t, p, r, rc in rows])[1]
-            reply = ("ok", summary)
-        except Exception as e:
-            reply = ("error", repr(e))
-        pickle.dump(reply, out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
-
-
-class ProcessCommitter:
-    """Runs the Writer in a child process started with subprocess (not multiprocessing, whose
-    spawn would re-import whatever script started the hub)."""
-
-    def __init__(self, db_path):
-        self.db_path = db_path
-        open_db(db_path).conn.close()  # migrate once here, so errors show in this process
-        self._start()
-
-    def _start(self):
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hub.ingest_service", self.db_path],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        log.info(kv("writer_process", pid=self.proc.pid))
-
-    def commit(self, batch):
-        try:
-            pickle.dump([(bytes(m.topic), m.payload, m.retain, m.received) for m in batch],
-                        self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.flush()
-            status, detail = pickle.load(self.proc.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError):
-            log.error(kv("writer_process_died", exitcode=self.proc.poll()))
-            self._kill()
-            self._start()
-            raise RuntimeError("writer process died; batch will be retried")
-        if status != "ok":
-            raise RuntimeError(detail)
-        return detail
-
-    def _kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-
-    def close(self):
-        try:
-            pickle.dump(None, self.proc.stdin)
-            self.proc.stdin.close()
-            self.proc.wait(10)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        self._kill()
-        self.proc.stdout.close()
-
-
 class Ingest:
     def __init__(self, db, broker, user=None, password=None, client_id="civic-hub",
                  share=None, batch_max=BATCH_MAX, mode="thread"):
@@ -139,8 +58,10 @@ class Ingest:
         self.metrics = Metrics()
         self.batch_max = batch_max
         self.q = queue.Queue(maxsize=QUEUE_MAX)
+        self._waiting = 0               # messages received and not yet committed
+        self._waiting_lock = threading.Lock()
         self.committer = None
-        self.link = MqttLink(broker, self.q.put, user=user, password=password,
+        self.link = MqttLink(broker, self._received, user=user, password=password,
                              client_id=client_id, share=share,
                              on_connected=self._configs_due, on_published=self._published)
         self._pending = {}          # mid -> (kiosk, rev) of config publishes awaiting PUBACK
@@ -155,11 +76,19 @@ class Ingest:
         return self.link.connected
 
     def queue_depth(self):
-        return self.q.qsize()
+        return self._waiting
+
+    def _received(self, msgs):
+        """On the network thread: validate a list of messages (hub.ingest.prepared), count and
+        queue them, each as (its prepared form, the Msg to acknowledge)."""
+        items = [(prepared(m), m) for m in msgs]
+        with self._waiting_lock:
+            self._waiting += len(items)
+        self.q.put(items)
 
     def health(self):
         m = self.metrics
-        return {"connected": self.connected, "queue": self.q.qsize(), "writer_mode": self.mode,
+        return {"connected": self.connected, "queue": self._waiting, "writer_mode": self.mode,
                 "taps": m.taps_ingested, "duplicates": m.taps_duplicate,
                 "rejects": m.messages["reject"], "batches": m.batches,
                 "last_batch_ms": round(m.last_batch_seconds * 1000, 2),
@@ -205,47 +134,83 @@ class Ingest:
             log.exception(kv("batch_loop_crashed", error=repr(e)))
 
     def _loop(self):
+        carry = []                       # what did not fit into the last batch
+        inflight = collections.deque()   # batches sent to the writer, not yet committed
         while True:
-            try:
-                item = self.q.get(timeout=CONFIG_POLL_S)
-            except queue.Empty:
-                item = None
-            batch, stop = [], False
-            while item is not None:
-                if isinstance(item, _Event):
-                    if item.what == "stop":
-                        stop = True
-                    elif item.what == "published":
-                        self._mark_published(*item.args)
-                else:
-                    batch.append(item)
-                if len(batch) >= self.batch_max:
-                    break
-                try:
-                    item = self.q.get_nowait()
-                except queue.Empty:
-                    item = None
+            batch, carry, stop = self._gather(carry, wait=not inflight)
             if batch:
-                self._commit(batch)
+                self.committer.send([p for p, _m in batch])
+                inflight.append(batch)
             if stop:
+                if carry:
+                    self.committer.send([p for p, _m in carry])
+                    inflight.append(carry)
+                while inflight and self._finish(inflight):
+                    pass
                 return
+            # Wait for the oldest batch when the writer holds WRITER_DEPTH of them, or when
+            # there is nothing new to send meanwhile.
+            if inflight and (not batch or len(inflight) >= WRITER_DEPTH):
+                if not self._finish(inflight):
+                    return                # stopping, batch not committed: never acked
             if time.monotonic() >= self._configs_at:
                 self._publish_configs()
 
-    def _commit(self, batch):
+    def _gather(self, carry, wait):
+        """-> (batch of at most batch_max messages, the rest, stop seen). Blocks (up to
+        CONFIG_POLL_S) only when wait and nothing is at hand."""
+        batch, stop = carry or [], False
+        try:
+            item = self.q.get(timeout=CONFIG_POLL_S) if wait and not batch else self.q.get_nowait()
+        except queue.Empty:
+            item = None
+        while item is not None:
+            if isinstance(item, _Event):
+                if item.what == "stop":
+                    stop = True
+                elif item.what == "published":
+                    self._mark_published(*item.args)
+            else:
+                batch.extend(item)   # carry is a fresh list (a slice) each time
+            if len(batch) >= self.batch_max:
+                break
+            try:
+                item = self.q.get_nowait()
+            except queue.Empty:
+                item = None
+        # At most batch_max per commit, so that while one batch is committed the next
+        # messages keep arriving within the broker's in-flight window (5 batches).
+        return batch[:self.batch_max], batch[self.batch_max:], stop
+
+    def _finish(self, inflight):
+        """Wait until the oldest batch is committed, then acknowledge it. -> False when the
+        hub is stopping and the batch was not committed (the broker redelivers it)."""
+        batch = inflight[0]
         while True:
             try:
-                summary = self.committer.commit(batch)
-                break
-            except Exception as e:  # database locked/full, writer died: keep it, never ack it
+                status, detail = self.committer.receive()
+            except WriterDied:
                 self.metrics.db_errors += 1
-                log.error(kv("commit_failed", messages=len(batch), error=repr(e)))
                 if self.link.stopping:
-                    return  # unacked: the broker redelivers the batch to our next session
-                time.sleep(1)
-        self.metrics.record(summary)
-        for m in batch:  # arrival order, as MQTT expects
-            self.link.ack(m)
+                    return False
+                try:
+                    self.committer.restart([[p for p, _m in b] for b in inflight])
+                except Exception as e:  # e.g. the database cannot be opened: try again
+                    log.error(kv("writer_restart_failed", error=repr(e)))
+                    time.sleep(1)
+                continue
+            if status == "ok":
+                break
+            self.metrics.db_errors += 1   # database locked or full: the writer tries again
+            log.error(kv("commit_failed", messages=len(batch), error=detail))
+            if self.link.stopping:
+                return False
+        inflight.popleft()
+        self.metrics.record(detail)
+        self.link.ack([m for _p, m in batch])  # arrival order, as MQTT expects
+        with self._waiting_lock:
+            self._waiting -= len(batch)
+        return True
 
     # -- configs for the kiosks ------------------------------------------------------------
     def _configs_due(self):
@@ -290,5 +255,3 @@ class Ingest:
         log.info(kv("config_published", kiosk=kiosk, rev=rev))
 
 
-if __name__ == "__main__":
-    _child_main(sys.argv[1])

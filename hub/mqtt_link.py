@@ -3,8 +3,10 @@
 - Persistent session: a stable client id with clean_session False, so the broker keeps our
   subscription and queues QoS 1 messages while the hub is down, and redelivers the unacked ones.
 - Subscriptions are (re)made in on_connect, so every reconnect renews them.
-- manual_ack: PUBACK is sent only when the writer says the message is committed (ack()).
-- The network thread only hands messages to `deliver`; it never touches the database.
+- manual_ack: PUBACK is sent only when the writer says the message is committed (ack()), one
+  write for a whole batch.
+- The network thread only hands messages to `deliver`, as lists (a socket read's worth at a
+  time: hub/mqtt_drain.py); it never touches the database.
 """
 import logging
 import ssl
@@ -14,6 +16,7 @@ import urllib.parse
 import paho.mqtt.client as mqtt
 
 from hub.ingest import Msg, kv
+from hub.mqtt_drain import DrainingClient
 
 log = logging.getLogger("civic.mqtt")
 
@@ -39,7 +42,7 @@ class MqttLink:
     def __init__(self, url, deliver, user=None, password=None, client_id="civic-hub",
                  share=None, on_connected=None, on_published=None):
         self.host, self.port, tls = parse_broker(url)
-        self.deliver = deliver            # fn(Msg), called on the network thread
+        self.deliver = deliver            # fn([Msg, ...]), called on the network thread
         self.on_connected = on_connected  # fn(), after subscriptions are requested
         self.on_published = on_published  # fn(mid), PUBACK of our own publish
         self.connected = False
@@ -47,8 +50,8 @@ class MqttLink:
         self.stopping = False
         self.share = share
         self.client_id = client_id
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        c = DrainingClient(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                           clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if user:
             c.username_pw_set(user, password)
         if tls:
@@ -58,6 +61,7 @@ class MqttLink:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_publishes = self._on_publishes
         c.on_publish = self._on_publish
         self.client = c
         self.subscriptions = [(("$share/%s/" % share if share else "") + TAPS, 1), (STATUS, 1)]
@@ -97,23 +101,34 @@ class MqttLink:
         if was and not self.stopping:
             log.warning(kv("disconnected", reason=reason_code))
 
-    def _on_message(self, client, userdata, m):
+    def _on_publishes(self, got):
+        # The fast lane: every complete PUBLISH of one socket read. Topics are raw bytes (a
+        # topic that is not UTF-8 must become a reject row, not a lost message).
         if self.stopping:
-            return  # not acked: the broker redelivers it to our session next time
-        # m._topic: the raw topic bytes (m.topic would raise on a topic that is not UTF-8,
-        # and such a message must become a reject row, not a lost callback).
-        self.deliver(Msg(m._topic, m.payload, bool(m.retain), time.time(), m.mid, m.qos,
-                         self.gen))
+            return  # not acked: the broker redelivers them to our session next time
+        now, gen = time.time(), self.gen
+        self.deliver([Msg(t, p, bool(r), now, mid, qos, gen) for t, p, r, mid, qos in got])
+
+    def _on_message(self, client, userdata, m):
+        # What the fast lane leaves to paho (hub/mqtt_drain.py), one message at a time.
+        if self.stopping:
+            return
+        # m._topic: the raw topic bytes (m.topic would raise on a topic that is not UTF-8).
+        self.deliver([Msg(m._topic, m.payload, bool(m.retain), time.time(), m.mid, m.qos,
+                          self.gen)])
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         if self.on_published:
             self.on_published(mid)
 
-    def ack(self, msg):
-        """PUBACK a committed message, if it came on the current connection (after a reconnect
-        the broker redelivers it and that copy is acked instead)."""
-        if msg.qos and msg.gen == self.gen and self.connected:
-            self.client.ack(msg.mid, msg.qos)
+    def ack(self, msgs):
+        """PUBACK committed messages, in arrival order, as one write; only those that came on
+        the current connection (after a reconnect the broker redelivers the others, and those
+        copies are acked instead)."""
+        if not self.connected:
+            return
+        gen = self.gen
+        self.client.ack_many([m.mid for m in msgs if m.qos and m.gen == gen])
 
     def publish(self, topic, payload, retain=True):
         """QoS 1 publish; -> mid, or None when not connected."""

@@ -176,7 +176,7 @@ def test_a_failed_commit_is_never_acknowledged(hubdb, mq):
 
     def refuse(batch):
         raise OSError("disk full (simulated)")
-    ing.committer.commit = refuse
+    ing.committer.writer.commit = refuse
     pub = Publisher(mq.port)
     try:
         pub.taps("k1", range(1, 31), per_msg=3)
