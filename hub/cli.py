@@ -25,6 +25,13 @@ def broker_options(f):
     return f
 
 
+def ca_option(f):
+    return click.option("--ca", default=None, envvar="CIVIC_MQTT_CA",
+                        type=click.Path(dir_okay=False, exists=True),
+                        help="For mqtts://: the CA certificate that signed the broker's "
+                             "(default: the system's CAs). Or $CIVIC_MQTT_CA.")(f)
+
+
 @click.group()
 @click.version_option(package_name="civic-kiosk")
 def cli():
@@ -35,33 +42,35 @@ def cli():
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
               help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
 @broker_options
+@ca_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="HTTP port.")
 @click.option("--client-id", default="civic-hub", show_default=True, envvar="CIVIC_MQTT_CLIENT_ID",
               help="Stable MQTT client id: the broker keeps this session's queue while it is down.")
 @db_option
-def serve(broker, user, password, host, port, client_id, db):
+def serve(broker, user, password, ca, host, port, client_id, db):
     """Run the hub: MQTT ingest and the web dashboard/API."""
     from hub.serve import run_serve
     run_serve(broker=broker, user=user, password=password, host=host, port=port, db=db,
-              client_id=client_id)
+              client_id=client_id, ca=ca)
 
 
 @cli.command()
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
               help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
 @broker_options
+@ca_option
 @click.option("--share", default=None, metavar="GROUP",
               help="Take taps through the MQTT shared subscription $share/GROUP/... so several "
                    "ingest workers split the load (give each its own --client-id).")
 @click.option("--client-id", default="civic-hub", show_default=True, envvar="CIVIC_MQTT_CLIENT_ID",
               help="Stable MQTT client id: the broker keeps this session's queue while it is down.")
 @db_option
-def ingest(broker, user, password, share, client_id, db):
+def ingest(broker, user, password, ca, share, client_id, db):
     """Run the MQTT ingest alone (no web), e.g. as one of several shared-subscription workers."""
     from hub.serve import run_ingest
     run_ingest(broker=broker, user=user, password=password, db=db, client_id=client_id,
-               share=share)
+               share=share, ca=ca)
 
 
 @cli.command()

@@ -52,7 +52,7 @@ _STOP = _Event("stop")
 
 class Ingest:
     def __init__(self, db, broker, user=None, password=None, client_id="civic-hub",
-                 share=None, batch_max=BATCH_MAX, mode="thread"):
+                 share=None, batch_max=BATCH_MAX, mode="thread", ca=None):
         self.db_path = db
         self.mode = mode
         self.metrics = Metrics()
@@ -62,7 +62,7 @@ class Ingest:
         self._waiting_lock = threading.Lock()
         self.committer = None
         self.link = MqttLink(broker, self._received, user=user, password=password,
-                             client_id=client_id, share=share,
+                             client_id=client_id, share=share, ca=ca,
                              on_connected=self._configs_due, on_published=self._published)
         self._pending = {}          # mid -> (kiosk, rev) of config publishes awaiting PUBACK
         self._lock = threading.Lock()

@@ -159,9 +159,15 @@ class DrainingClient(mqtt.Client):
     or for packets the lane does not take, on_message is called as usual."""
 
     on_publishes = None
+    connect_error = None   # why the last connection attempt failed (paho's callback has no reason)
 
     def _create_socket(self):
-        sock = super()._create_socket()
+        try:
+            sock = super()._create_socket()
+        except OSError as e:   # refused, unreachable, TLS certificate refused ...
+            self.connect_error = e
+            raise
+        self.connect_error = None
         return BufferedSocket(sock) if FAST_LANE else sock
 
     def _packet_read(self):

@@ -40,7 +40,7 @@ def parse_broker(url):
 
 class MqttLink:
     def __init__(self, url, deliver, user=None, password=None, client_id="civic-hub",
-                 share=None, on_connected=None, on_published=None):
+                 share=None, on_connected=None, on_published=None, ca=None):
         self.host, self.port, tls = parse_broker(url)
         self.deliver = deliver            # fn([Msg, ...]), called on the network thread
         self.on_connected = on_connected  # fn(), after subscriptions are requested
@@ -55,11 +55,12 @@ class MqttLink:
         if user:
             c.username_pw_set(user, password)
         if tls:
-            c.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            c.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)  # ca None: the system's CAs
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = self._on_connect_fail
         c.on_message = self._on_message
         c.on_publishes = self._on_publishes
         c.on_publish = self._on_publish
@@ -94,6 +95,17 @@ class MqttLink:
                     gen=self.gen))
         if self.on_connected:
             self.on_connected()
+
+    def _on_connect_fail(self, client, userdata):
+        err = client.connect_error
+        hint = ""
+        if isinstance(err, ssl.SSLError):
+            hint = "give the CA that signed the broker's certificate with --ca"
+        elif isinstance(err, ConnectionRefusedError):
+            hint = "is the broker running on that port?"
+        log.warning(kv("connect_failed", broker="%s:%s" % (self.host, self.port),
+                       error=str(err) if err else "unknown", hint=hint,
+                       retry="with backoff up to 30 s"))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         was = self.connected

@@ -34,11 +34,11 @@ def setup_logging():
     logging.getLogger("waitress").setLevel(logging.WARNING)
 
 
-def _start_ingest(broker, user, password, db, client_id, share):
+def _start_ingest(broker, user, password, db, client_id, share, ca=None):
     from hub.ingest_service import Ingest
     try:
         return Ingest(db, broker, user=user, password=password, client_id=client_id,
-                      share=share, mode="process").start()
+                      share=share, mode="process", ca=ca).start()
     except ValueError as e:
         raise SystemExit("Error: %s" % e)
 
@@ -47,12 +47,12 @@ def _on_term(signum, frame):
     raise KeyboardInterrupt  # one clean path out for SIGTERM and Ctrl-C
 
 
-def run_serve(broker, user, password, host, port, db, client_id="civic-hub"):
+def run_serve(broker, user, password, host, port, db, client_id="civic-hub", ca=None):
     import waitress
 
     from hub import create_app
     setup_logging()
-    ingest = _start_ingest(broker, user, password, db, client_id, None)
+    ingest = _start_ingest(broker, user, password, db, client_id, None, ca)
     try:
         app = create_app({"DATABASE": db})
         app.config["INGEST"] = ingest
@@ -76,9 +76,9 @@ def run_serve(broker, user, password, host, port, db, client_id="civic-hub"):
         ingest.stop()
 
 
-def run_ingest(broker, user, password, db, client_id="civic-hub", share=None):
+def run_ingest(broker, user, password, db, client_id="civic-hub", share=None, ca=None):
     setup_logging()
-    ingest = _start_ingest(broker, user, password, db, client_id, share)
+    ingest = _start_ingest(broker, user, password, db, client_id, share, ca)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda s, f: done.set())
     signal.signal(signal.SIGINT, lambda s, f: done.set())

@@ -1,35 +1,20 @@
 """mqtts:// with a CA certificate on the kiosk's flash, against a real Mosquitto TLS listener."""
 import json
-import subprocess
 
+from tests.support.certs import make_certs
 from tests.support.collector import Collector
 from tests.support.kiosk import SimKiosk, install_into_image
 from tests.support.procs import Mosquitto, free_port
 
 
-def make_certs(d):
-    """A throwaway CA and a server certificate for localhost, made with openssl."""
-    def run(*args):
-        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
-        "server.key", "-out", "server.csr")
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other-ca",
-        "-keyout", "other.key", "-out", "other.pem")
-
-
 def test_mqtts_with_ca_on_flash(tmp_path):
     certs = tmp_path / "certs"
     certs.mkdir()
-    make_certs(certs)
+    make_certs(certs, other_ca=True)
     tls_port = free_port()
     broker = Mosquitto(tmp_path / "broker", extra=[
         "listener %d 127.0.0.1" % tls_port, "cafile %s" % (certs / "ca.pem"),
-        "certfile %s" % (certs / "server.pem"), "keyfile %s" % (certs / "server.key")]).start()
+        "certfile %s" % (certs / "server.crt"), "keyfile %s" % (certs / "server.key")]).start()
     col = Collector(broker.port).start()
     try:
         for name, ca in (("tls-1", "ca.pem"), ("tls-bad", "other.pem")):

@@ -1,5 +1,6 @@
 """Real processes: `civic serve` / `civic ingest` against a real Mosquitto, with kill -9 of the
-hub, a broker restart, and two shared-subscription workers; each ends with an exactly-once check.
+hub, a broker restart, two shared-subscription workers, the writer process killed, and TLS with
+a city's own CA; each ends with an exactly-once check.
 """
 import json
 import os
@@ -11,8 +12,10 @@ import urllib.request
 
 import pytest
 
+from tests.support.certs import make_certs
 from tests.support.ingest_tools import (Publisher, count, kill_group, lossless_broker, rows,
                                         start_hub, wait_connected, wait_count)
+from tests.support.procs import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -188,4 +191,40 @@ def test_shared_worker_kill9_then_back_under_its_id(tmp_path):
             p.close()
         for w in workers:
             kill_group(w)
+        mq.kill()
+
+
+def test_ingest_over_mqtts_with_the_citys_own_ca(tmp_path):
+    """`civic ingest --ca` to a broker whose certificate a private CA signed: every tap once
+    through TLS (the fast lane reads TLS records too), then a hub kill -9 and a restart."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca, crt, key = make_certs(certs, other_ca=True)
+    tls_port = free_port()
+    mq = lossless_broker(tmp_path / "broker", extra=[
+        "listener %d 127.0.0.1" % tls_port, "cafile " + ca, "certfile " + crt, "keyfile " + key])
+    db = str(tmp_path / "hub.db")
+    url = "mqtts://localhost:%d" % tls_port
+    refused = start_hub(db, url, str(tmp_path / "refused.log"), command="ingest",
+                        args=["--ca", str(certs / "other.pem")])
+    hub, pubs = None, []
+    try:
+        assert wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in open(refused.logfile).read(),
+                          20), open(refused.logfile).read()[-2000:]
+        kill_group(refused)
+        hub = start_hub(db, url, str(tmp_path / "hub.log"), command="ingest", args=["--ca", ca])
+        assert wait_connected(hub), open(hub.logfile).read()
+        kiosks, n = ["k1", "k2", "k3"], 1500
+        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
+        time.sleep(0.5)
+        kill_group(hub)
+        hub = start_hub(db, url, str(tmp_path / "hub.log"), command="ingest", args=["--ca", ca])
+        published(t, pubs)
+        all_stored_once(db, kiosks, n, hub.logfile)
+    finally:
+        for p in pubs:
+            p.close()
+        kill_group(refused)
+        if hub:
+            kill_group(hub)
         mq.kill()

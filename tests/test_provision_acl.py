@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from hub import kiosk_wait, provision
+from tests.support.certs import make_certs
 from tests.support.mqtt import Peer
 from tests.support.procs import free_port, mosquitto_exe, port_open, wait_until
 from tests.support.registry import RegistryBroker
@@ -114,21 +115,6 @@ def test_revoke_and_sighup_shuts_a_connected_kiosk_out(reg):
     provision.write_broker_config(reg.db, reg.dir, reload=True)
     assert wait_until(lambda: reg.peer(reg.port, "kiosk-a", new["password"]).ok, 5)
     assert reg.peer(reg.port, "kiosk-a", reg.a["password"]).rc == "Not authorized"
-
-
-def make_certs(d):
-    """A throwaway CA and a server certificate for 127.0.0.1 (openssl, EC keys: fast)."""
-    def ssl(*args):
-        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=civic test CA")
-    ssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
-    return [os.path.join(d, n) for n in ("ca.pem", "server.crt", "server.key")]
 
 
 def test_tls_listener_for_kiosks(db_path, tmp_path):
