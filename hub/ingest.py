@@ -117,12 +117,15 @@ def _insert_taps(db, items):
     Inside a transaction. -> (inserted, duplicates)."""
     conn = db.conn
     by_kiosk = {}
+    seen = {}       # kiosk -> latest receive time, for kiosks.last_seen
     dups = 0
     for kiosk, (boot, taps), received in items:
         rows = by_kiosk.get(kiosk)
         if rows is None:
             rows = by_kiosk[kiosk] = {}
         rec = int(received)
+        if rec > seen.get(kiosk, 0):
+            seen[kiosk] = rec
         for seq, ts, kind, value, q in taps:
             if seq in rows:
                 dups += 1
@@ -131,7 +134,6 @@ def _insert_taps(db, items):
             else:
                 rows[seq] = (kiosk, seq, ts, kind, value, q, 0, boot, rec)
     fresh = []
-    seen = {}
     max_seq = "SELECT max(seq) FROM taps WHERE kiosk = ?"
     for kiosk, rows in by_kiosk.items():
         seqs = sorted(rows)
@@ -146,7 +148,6 @@ def _insert_taps(db, items):
             seqs = [s for s in seqs if s not in have]
         gaps.update(conn, kiosk, prev_max, seqs)
         fresh.extend([rows[s] for s in seqs])
-        seen[kiosk] = max(r[8] for r in rows.values())
     conn.executemany("INSERT OR IGNORE INTO taps (kiosk, seq, ts, kind, value, q, ts_estimated, "
                      "boot, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
     rollups.apply(db, fresh)

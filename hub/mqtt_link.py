@@ -119,15 +119,24 @@ class MqttLink:
         if self.stopping:
             return  # not acked: the broker redelivers them to our session next time
         now, gen = time.time(), self.gen
-        self.deliver([Msg(t, p, bool(r), now, mid, qos, gen) for t, p, r, mid, qos in got])
+        self._deliver([Msg(t, p, bool(r), now, mid, qos, gen) for t, p, r, mid, qos in got])
 
     def _on_message(self, client, userdata, m):
         # What the fast lane leaves to paho (hub/mqtt_drain.py), one message at a time.
         if self.stopping:
             return
         # m._topic: the raw topic bytes (m.topic would raise on a topic that is not UTF-8).
-        self.deliver([Msg(m._topic, m.payload, bool(m.retain), time.time(), m.mid, m.qos,
-                          self.gen)])
+        self._deliver([Msg(m._topic, m.payload, bool(m.retain), time.time(), m.mid, m.qos,
+                           self.gen)])
+
+    def _deliver(self, msgs):
+        try:
+            self.deliver(msgs)
+        except Exception as e:
+            # A bug downstream must not end paho's network thread (the ingest would stop for
+            # good while it still looks connected). These messages stay unacknowledged: the
+            # broker sends them again after the next reconnect.
+            log.exception(kv("deliver_failed", messages=len(msgs), error=repr(e)))
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         if self.on_published:

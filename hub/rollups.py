@@ -12,6 +12,7 @@ Tables (hub/schema.py, hub/schema_web.py):
   for the heatmap.
 The city's time zone is the setting 'city_tz' (settings table); changing it needs rebuild().
 """
+import collections
 import datetime
 import zoneinfo
 
@@ -66,12 +67,9 @@ def _districts(db, kiosks):
 def apply(db, rows):
     """rows: taps rows (kiosk, seq, ts, kind, value, q, ...) that were just inserted (new ones
     only)."""
-    hourly = {}
-    get = hourly.get
-    for r in rows:
-        ts = r[2]
-        key = (ts - ts % HOUR, r[0], r[3], r[4], r[5] or "")
-        hourly[key] = get(key, 0) + 1
+    # Counter counts in C; the generator only builds each tap's key.
+    hourly = collections.Counter((r[2] - r[2] % HOUR, r[0], r[3], r[4], r[5] or "")
+                                 for r in rows)
     if not hourly:
         return
     tzname = city_tz(db)
