@@ -210,3 +210,33 @@ def test_serve_on_a_taken_port_says_what_to_do(tmp_path, mq):
         taken.close()
     assert r.returncode == 1 and "choose another --port" in r.stderr, r.stderr[-500:]
     assert "Traceback" not in r.stderr
+
+
+def test_a_failing_hand_over_keeps_the_network_thread_and_the_taps(hubdb, mq):
+    """A bug between paho and the queue must not end paho's thread (the ingest would stop while
+    looking connected): the failed messages stay unacked and come again with the next session."""
+    ing = start(hubdb, mq)
+    real, calls = ing.link.deliver, []
+
+    def first_fails(msgs):
+        calls.append(len(msgs))
+        if len(calls) == 1:
+            raise RuntimeError("simulated bug")
+        real(msgs)
+    ing.link.deliver = first_fails
+    pub = Publisher(mq.port)
+    try:
+        pub.taps("k1", [1], per_msg=1)
+        assert pub.wait() and wait_until(lambda: calls, 10)
+        pub.taps("k1", range(2, 21), per_msg=1)      # the thread lives on: these arrive
+        assert pub.wait()
+        assert wait_count(hubdb, 19, 10)
+    finally:
+        pub.close()
+        ing.stop()
+    assert [r[0] for r in rows(hubdb, "SELECT seq FROM taps ORDER BY seq")] == list(range(2, 21))
+    ing = start(hubdb, mq)                           # the session sends seq 1 again
+    try:
+        assert wait_count(hubdb, 20, 10)
+    finally:
+        ing.stop()
