@@ -60,6 +60,15 @@ def case_identifiers_seen_before_do_not_let_bad_ones_through():
         refused(lambda t: v1.check_tap(t), bad, "taps[0].value")
 
 
+def case_json_around_the_object():
+    # JSON's own whitespace around the object is fine; anything else before or after is not
+    # (the hub's faster decoder must agree with json.loads and with MicroPython's).
+    payload = ' \n{"boot": 1, "taps": [{"seq": 1, "ts": null, "kind": "mood", "value": 2, "q": null}]}\r\n'
+    assert v1.decode_tap_rows(payload) == (1, [(1, None, "mood", 2, None)])
+    for bad in ('{"boot": 1} {}', '{"boot": 1} x', "", "\x0c{}", "  "):
+        refused(v1.decode_taps, bad, "bad-json")
+
+
 def case_taps_refused():
     def one(**kw):
         t = dict(TAP)
