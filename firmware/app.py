@@ -280,6 +280,6 @@ def boot():
     name = "board_pico_w" if sys.platform == "rp2" else "board_sim"
     board = __import__(name).Board()
     if board.safe_boot():
-        board.log("safe boot: a button is held, the app does not start")
+        board.log("safe boot: the safe-boot switch is held, the app does not start")
         return
     run(board)

@@ -27,6 +27,7 @@ PINS = {
     "skill4": 9,    # skills button 4 (default "work")
     "led": 15,      # confirm LED, through a 330 ohm resistor to GND
     "buzzer": 16,   # piezo buzzer (PWM), confirm tone
+    "safe": 22,     # safe-boot switch inside the box (to GND, internal pull-up), staff only
     "sda": 20,      # I2C0 SDA of the optional SSD1306 128x64 display
     "scl": 21,      # I2C0 SCL of the optional display
 }
@@ -162,10 +163,13 @@ class Board:
         return machine.WDT(timeout=WDT_MS)
 
     def safe_boot(self):
-        """Any button held at power-on (for 100 ms) skips the app: `mpremote` can always
-        reach the REPL, even with a firmware that crashes at once."""
+        """The safe-boot switch held at power-on (for 100 ms) skips the app: `mpremote` can
+        always reach the REPL, even with a firmware that crashes at once. It has a pin of its
+        own, inside the box: a citizen leaning on a panel button when the power comes back
+        must not leave the kiosk idle."""
+        switch = machine.Pin(PINS["safe"], machine.Pin.IN, machine.Pin.PULL_UP)
         for _ in range(10):
-            if all(b.value() for b in self.buttons):
+            if switch.value():
                 return False
             time.sleep_ms(10)
         return True

@@ -143,7 +143,7 @@ def kiosk():
 @click.option("--ntp", default=None, metavar="HOST:PORT",
               help="Set the clock by NTP from HOST:PORT (default: the PC's clock).")
 @click.option("--safe-boot", "hold", is_flag=True,
-              help="Power on with a button held: the app does not start (safe boot).")
+              help="Power on with the safe-boot switch held: the app does not start.")
 @click.option("--queue-max", default=None, type=int,
               help="Queue capacity in taps (default 20000), e.g. to test the full policy.")
 def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot_flash, ntp,
