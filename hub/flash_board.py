@@ -88,9 +88,9 @@ class Board:
             if not check:
                 return ""
             raise FlashError("the board at %s did not answer within %d s: is it running "
-                             "MicroPython? Hold the safe-boot switch (inside the box) while plugging it in, or "
-                             "reinstall MicroPython (docs/FLASHING.md)" % (self.port, timeout
-                                                                          or self.timeout))
+                             "MicroPython? Hold the safe-boot switch (inside the box) while "
+                             "plugging it in, or reinstall MicroPython (docs/FLASHING.md)"
+                             % (self.port, timeout or self.timeout))
         out = (r.stdout or "") + (r.stderr or "")
         if check and r.returncode != 0:
             if "failed to access" in out or "no device found" in out:
@@ -99,8 +99,8 @@ class Board:
                                  "program using it (Thonny, a serial monitor)" % self.port)
             if "could not enter raw repl" in out:
                 raise FlashError("the board at %s does not give a MicroPython prompt: its app "
-                                 "may be busy; hold the safe-boot switch (inside the box) while plugging it in"
-                                 % self.port)
+                                 "may be busy; hold the safe-boot switch (inside the box) while "
+                                 "plugging it in" % self.port)
             raise FlashError("mpremote failed on %s: %s" % (self.port, out.strip()[-500:]))
         return r.stdout
 

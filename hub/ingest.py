@@ -5,9 +5,10 @@ through protocol/ (prepared(): its verdict) and queues it; a batch loop (hub/ing
 takes everything queued (about BATCH_MAX messages) and hands the verdicts to one Writer, in a
 child process or a thread. The Writer commits the whole batch in ONE transaction: new taps
 (insert-or-ignore on (kiosk, seq)), their rollups, seq gaps, kiosk status and rejects. Only then
-are the messages acknowledged to the broker, in arrival order (paho manual_ack), so a kill -9 at any moment loses nothing (unacked
-messages are redelivered to our persistent session) and counts nothing twice ((kiosk, seq) is
-the key). Under load batches grow by themselves; when idle each message commits at once.
+are the messages acknowledged to the broker, in arrival order (paho manual_ack), so a kill -9 at
+any moment loses nothing (unacked messages are redelivered to our persistent session) and counts
+nothing twice ((kiosk, seq) is the key). Under load batches grow by themselves; when idle each
+message commits at once.
 
 store(db, batch, received=None) is the library entry point for callers without MQTT (seeder,
 tests): the same insert path, one transaction.

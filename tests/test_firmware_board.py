@@ -25,7 +25,8 @@ def board(monkeypatch):
     monkeypatch.setitem(sys.modules, "machine", types.SimpleNamespace(Pin=FakePin))
     monkeypatch.setitem(sys.modules, "network", types.SimpleNamespace())
     # the board's firmware neighbours need MicroPython's time module; safe boot uses none
-    for name, attrs in (("files", {}), ("clock", {"ntp_time": None}), ("rules", {"Debouncer": None})):
+    stubs = {"files": {}, "clock": {"ntp_time": None}, "rules": {"Debouncer": None}}
+    for name, attrs in stubs.items():
         monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attrs))
     monkeypatch.syspath_prepend(ROOT + "/firmware")
     monkeypatch.setattr(FakePin, "levels", {})
