@@ -11,9 +11,9 @@ Writer commits the previous batch. The Writer runs either
   with counts; if it dies, a new one takes the batches again; or
 - in this process (mode "thread": simpler, used by tests that need no extra process).
 See hub/committers.py.
-The queue is bounded (QUEUE_MAX lists, each at most one socket read of 256 KB): if the writer
-falls behind, the network thread waits for the batch being committed, and the broker keeps the
-rest queued for our persistent session (its max_inflight_messages also bounds what is unacked).
+What the hub holds received and not yet committed is bounded (HOLD_MAX_BYTES): beyond it the
+network thread waits for the next commit, and the broker keeps the rest queued for our
+persistent session. So memory stays bounded whatever the broker's in-flight window is.
 The loop also publishes kiosk_configs rows not yet published (retained, QoS 1) and marks them
 published on the broker's PUBACK.
 """
@@ -32,10 +32,11 @@ from hub.mqtt_link import MqttLink
 
 log = logging.getLogger("civic.ingest")
 
-# Lists of messages (one per socket read, or one message each from paho's own reader). With our
-# broker settings (5000 in flight) the network thread never waits on it; it bounds memory for a
-# broker with a bigger window: 64 reads of at most 256 KB.
-QUEUE_MAX = 64
+# Received and not yet committed, at most: payload bytes plus MSG_OVERHEAD per message (the
+# Msg, its verdict and the queue). 32 MB is about 100,000 one-tap messages: room for many
+# batches, so the network thread only waits when the writer really is behind.
+HOLD_MAX_BYTES = 32 * 1024 * 1024
+MSG_OVERHEAD = 300
 # Batches at the writer at once: one being committed, the next waiting in its pipe.
 WRITER_DEPTH = 2
 
@@ -50,6 +51,10 @@ class _Event:
 _STOP = _Event("stop")
 
 
+def _held_size(msgs):
+    return sum([len(m.payload) for m in msgs]) + MSG_OVERHEAD * len(msgs)
+
+
 class Ingest:
     def __init__(self, db, broker, user=None, password=None, client_id="civic-hub",
                  share=None, batch_max=BATCH_MAX, mode="thread", ca=None):
@@ -57,9 +62,10 @@ class Ingest:
         self.mode = mode
         self.metrics = Metrics()
         self.batch_max = batch_max
-        self.q = queue.Queue(maxsize=QUEUE_MAX)
+        self.q = queue.Queue()          # lists of (prepared, Msg), and _Events
         self._waiting = 0               # messages received and not yet committed
-        self._waiting_lock = threading.Lock()
+        self._held = 0                  # their size, as counted against HOLD_MAX_BYTES
+        self._room = threading.Condition()
         self.committer = None
         self.link = MqttLink(broker, self._received, user=user, password=password,
                              client_id=client_id, share=share, ca=ca,
@@ -82,7 +88,11 @@ class Ingest:
         """On the network thread: validate a list of messages (hub.ingest.prepared), count and
         queue them, each as (its prepared form, the Msg to acknowledge)."""
         items = [(prepared(m), m) for m in msgs]
-        with self._waiting_lock:
+        size = _held_size(msgs)
+        with self._room:
+            while self._held and self._held + size > HOLD_MAX_BYTES and not self.link.stopping:
+                self._room.wait(1.0)    # the writer is behind: wait for its next commit
+            self._held += size
             self._waiting += len(items)
         self.q.put(items)
 
@@ -207,9 +217,12 @@ class Ingest:
                 return False
         inflight.popleft()
         self.metrics.record(detail)
-        self.link.ack([m for _p, m in batch])  # arrival order, as MQTT expects
-        with self._waiting_lock:
-            self._waiting -= len(batch)
+        msgs = [m for _p, m in batch]
+        self.link.ack(msgs)  # arrival order, as MQTT expects
+        with self._room:
+            self._held -= _held_size(msgs)
+            self._waiting -= len(msgs)
+            self._room.notify_all()
         return True
 
     # -- configs for the kiosks ------------------------------------------------------------
@@ -217,10 +230,7 @@ class Ingest:
         with self._lock:
             self._pending.clear()   # publishes of the old connection are resent below
         self._configs_at = 0.0
-        try:
-            self.q.put_nowait(_Event("wake"))
-        except queue.Full:
-            pass
+        self.q.put(_Event("wake"))
 
     def _publish_configs(self):
         self._configs_at = time.monotonic() + CONFIG_POLL_S

@@ -240,3 +240,36 @@ def test_a_failing_hand_over_keeps_the_network_thread_and_the_taps(hubdb, mq):
         assert wait_count(hubdb, 20, 10)
     finally:
         ing.stop()
+
+
+def test_what_the_hub_holds_uncommitted_stays_under_its_bound(hubdb, mq, monkeypatch):
+    """A slow writer: the network thread waits at HOLD_MAX_BYTES instead of holding ever more
+    messages in memory, and every tap still arrives once."""
+    from hub import ingest_service
+    monkeypatch.setattr(ingest_service, "HOLD_MAX_BYTES", 4000)
+    ing = start(hubdb, mq)
+    slow, real = [], ing.committer.writer.commit
+
+    def slow_commit(items):
+        time.sleep(0.05)
+        return real(items)
+    ing.committer.writer.commit = slow_commit
+    seen, deliver = [], ing.link.deliver
+
+    def watch(msgs):
+        deliver(msgs)
+        seen.append((ing._held, ingest_service._held_size(msgs)))
+    ing.link.deliver = watch
+    pub = Publisher(mq.port)
+    try:
+        pub.taps("k1", range(1, 601), per_msg=2)
+        assert pub.wait()
+        assert wait_count(hubdb, 600, 30)
+        time.sleep(0.3)
+        assert count(hubdb) == 600 and count(hubdb, "SELECT sum(n) FROM rollup_hourly") == 600
+    finally:
+        pub.close()
+        ing.stop()
+    # what was held after each hand-over: never more than the bound plus that one read
+    assert max(held - size for held, size in seen) <= 4000
+    assert max(held for held, _size in seen) > 2000      # it did fill up to the bound
