@@ -23,8 +23,8 @@ def kiosk_events(db):
 @migration("ingest-002-drop-taps-ts")
 def drop_taps_ts(db):
     # The ts index cost the writer about a fifth of its insert time (bench/ingest), and its one
-    # reader, the date-filtered export of /api/v1/taps, is faster without it: the export is in
+    # reader, the date-filtered export (/api/v1/export.csv, .json), is faster without it: it is in
     # (kiosk, seq) order, so a scan of the primary key streams it with no sort. Measured on 2M
     # taps: one day 0.09 s against 0.01 s, 30 days 0.15 s against 0.19 s, everything 1.6 s
-    # against 4.6 s (docs/BENCHMARKS.md, ingest).
+    # against 4.6 s (docs/BENCHMARKS.md; bench/dashboard times the export).
     db.execute("DROP INDEX IF EXISTS taps_ts")
