@@ -20,6 +20,51 @@ from tests.support.procs import free_port, wait_until
 pytestmark = pytest.mark.timeout(120)
 
 
+class Rig:
+    """One test's real processes: a lossless Mosquitto, the hub's database, the hubs it starts
+    and the kiosks' publishers. The fixture kills whatever is still running at the end."""
+
+    def __init__(self, tmp_path, extra=()):
+        self.tmp = tmp_path
+        self.mq = lossless_broker(tmp_path / "broker", extra=extra)
+        self.db = str(tmp_path / "hub.db")
+        self.hubs, self.pubs = [], []
+
+    def hub(self, command="serve", log="hub.log", args=(), url=None, connected=True):
+        """`civic serve` or `civic ingest` on this rig's database; waits for its connection."""
+        h = start_hub(self.db, url or self.mq.url, str(self.tmp / log), command=command,
+                      args=args)
+        self.hubs.append(h)
+        if connected:
+            assert wait_connected(h), open(h.logfile).read()
+        return h
+
+    def stream(self, kiosks, n, pause=0.0):
+        t, pubs = stream(self.mq.port, kiosks, n, pause)
+        self.pubs += pubs
+        return t, pubs
+
+    def close(self):
+        for p in self.pubs:
+            p.close()
+        for h in self.hubs:
+            kill_group(h)
+        self.mq.kill()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """rig(extra=[mosquitto.conf lines]) -> a Rig, cleaned up after the test."""
+    made = []
+
+    def make(extra=()):
+        made.append(Rig(tmp_path, extra))
+        return made[-1]
+    yield make
+    for r in made:
+        r.close()
+
+
 def exactly_once(db, kiosks, n):
     """Every seq 1..n of every kiosk is stored once, and the aggregates count each once."""
     assert count(db) == n * len(kiosks)
@@ -58,173 +103,115 @@ def stream(port, kiosks, n, pause=0.0):
     return t, pubs
 
 
-def test_serve_kill9_mid_stream_then_restart(tmp_path):
-    mq = lossless_broker(tmp_path / "broker")
-    db = str(tmp_path / "hub.db")
-    hub = start_hub(db, mq.url, str(tmp_path / "hub.log"))
-    pubs = []
-    try:
-        assert wait_connected(hub), open(hub.logfile).read()
-        health = json.load(urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hub.http_port))
-        assert health["broker"] == "connected"
-        kiosks, n = ["k1", "k2", "k3"], 1500
-        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
-        assert wait_count(db, 300, 30)
-        kill_group(hub)                      # kill -9 in the middle of the stream
-        at_kill = count(db)
-        assert at_kill < n * len(kiosks)
-        published(t, pubs)                   # the broker has every tap (PUBACK to the kiosks)
-        hub = start_hub(db, mq.url, str(tmp_path / "hub.log"))
-        all_stored_once(db, kiosks, n)
-        kill_group(hub, signal.SIGTERM)      # a clean stop: exit 0, the stop is logged
-        assert hub.returncode == 0
-        assert "event=ingest_stopped" in open(hub.logfile).read()
-    finally:
-        for p in pubs:
-            p.close()
-        kill_group(hub)
-        mq.kill()
+def test_serve_kill9_mid_stream_then_restart(rig):
+    r = rig()
+    hub = r.hub()
+    health = json.load(urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hub.http_port))
+    assert health["broker"] == "connected"
+    kiosks, n = ["k1", "k2", "k3"], 1500
+    t, pubs = r.stream(kiosks, n, pause=0.002)
+    assert wait_count(r.db, 300, 30)
+    kill_group(hub)                      # kill -9 in the middle of the stream
+    at_kill = count(r.db)
+    assert at_kill < n * len(kiosks)
+    published(t, pubs)                   # the broker has every tap (PUBACK to the kiosks)
+    hub = r.hub(connected=False)
+    all_stored_once(r.db, kiosks, n)
+    kill_group(hub, signal.SIGTERM)      # a clean stop: exit 0, the stop is logged
+    assert hub.returncode == 0
+    assert "event=ingest_stopped" in open(hub.logfile).read()
 
 
-def test_broker_restart_mid_stream(tmp_path):
-    mq = lossless_broker(tmp_path / "broker")
-    db = str(tmp_path / "hub.db")
-    hub = start_hub(db, mq.url, str(tmp_path / "hub.log"), command="ingest")
-    pubs = []
-    try:
-        assert wait_connected(hub), open(hub.logfile).read()
-        kiosks, n = ["k1", "k2"], 1500
-        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
-        assert wait_count(db, 300, 30)
-        assert count(db) < n * len(kiosks)
-        mq.stop()                            # SIGTERM: Mosquitto saves sessions and queues
-        time.sleep(0.5)
-        mq.start()
-        assert wait_connected(hub, 30), open(hub.logfile).read()
-        published(t, pubs)
-        all_stored_once(db, kiosks, n)
-    finally:
-        for p in pubs:
-            p.close()
-        kill_group(hub)
-        mq.kill()
+def test_broker_restart_mid_stream(rig):
+    r = rig()
+    hub = r.hub(command="ingest")
+    kiosks, n = ["k1", "k2"], 1500
+    t, pubs = r.stream(kiosks, n, pause=0.002)
+    assert wait_count(r.db, 300, 30)
+    assert count(r.db) < n * len(kiosks)
+    r.mq.stop()                          # SIGTERM: Mosquitto saves sessions and queues
+    time.sleep(0.5)
+    r.mq.start()
+    assert wait_connected(hub, 30), open(hub.logfile).read()
+    published(t, pubs)
+    all_stored_once(r.db, kiosks, n)
 
 
-def test_two_workers_on_a_shared_subscription(tmp_path):
-    mq = lossless_broker(tmp_path / "broker")
-    db = str(tmp_path / "hub.db")
-    workers = [start_hub(db, mq.url, str(tmp_path / ("w%d.log" % i)), command="ingest",
-                         args=["--share", "civic", "--client-id", "civic-ingest-%d" % i])
-               for i in (1, 2)]
-    pubs = []
-    try:
-        for w in workers:
-            assert wait_connected(w), open(w.logfile).read()
-        kiosks, n = ["k1", "k2", "k3", "k4"], 1000
-        t, pubs = stream(mq.port, kiosks, n)
-        published(t, pubs)
-        all_stored_once(db, kiosks, n)
-        took = []
-        for w in workers:                    # a clean stop logs what each worker committed
-            kill_group(w, signal.SIGTERM)
-            assert w.returncode == 0
-            took.append(int(re.findall(r"event=ingest_stopped taps=(\d+)",
-                                       open(w.logfile).read())[-1]))
-        assert sum(took) == n * len(kiosks) and min(took) > 0, took
-    finally:
-        for p in pubs:
-            p.close()
-        for w in workers:
-            kill_group(w)
-        mq.kill()
+def shared_worker(r, i):
+    return r.hub(command="ingest", log="w%d.log" % i, connected=False,
+                 args=["--share", "civic", "--client-id", "civic-ingest-%d" % i])
 
 
-def test_writer_process_killed_mid_stream(tmp_path):
+def test_two_workers_on_a_shared_subscription(rig):
+    r = rig()
+    workers = [shared_worker(r, i) for i in (1, 2)]
+    for w in workers:
+        assert wait_connected(w), open(w.logfile).read()
+    kiosks, n = ["k1", "k2", "k3", "k4"], 1000
+    t, pubs = r.stream(kiosks, n)
+    published(t, pubs)
+    all_stored_once(r.db, kiosks, n)
+    took = []
+    for w in workers:                    # a clean stop logs what each worker committed
+        kill_group(w, signal.SIGTERM)
+        assert w.returncode == 0
+        took.append(int(re.findall(r"event=ingest_stopped taps=(\d+)",
+                                   open(w.logfile).read())[-1]))
+    assert sum(took) == n * len(kiosks) and min(took) > 0, took
+
+
+def test_writer_process_killed_mid_stream(rig):
     """The writer child dies (OOM killer, bug): its batch is not acked, a new child commits it."""
-    mq = lossless_broker(tmp_path / "broker")
-    db = str(tmp_path / "hub.db")
-    hub = start_hub(db, mq.url, str(tmp_path / "hub.log"), command="ingest")
-    pubs = []
-    try:
-        assert wait_connected(hub), open(hub.logfile).read()
-        pid = int(re.findall(r"event=writer_process pid=(\d+)", open(hub.logfile).read())[0])
-        kiosks, n = ["k1", "k2"], 1500
-        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
-        assert wait_count(db, 300, 30)
-        os.kill(pid, signal.SIGKILL)
-        published(t, pubs)
-        all_stored_once(db, kiosks, n, hub.logfile)
-        log = open(hub.logfile).read()
-        assert log.count("event=writer_process pid=") == 2
-    finally:
-        for p in pubs:
-            p.close()
-        kill_group(hub)
-        mq.kill()
+    r = rig()
+    hub = r.hub(command="ingest")
+    pid = int(re.findall(r"event=writer_process pid=(\d+)", open(hub.logfile).read())[0])
+    kiosks, n = ["k1", "k2"], 1500
+    t, pubs = r.stream(kiosks, n, pause=0.002)
+    assert wait_count(r.db, 300, 30)
+    os.kill(pid, signal.SIGKILL)
+    published(t, pubs)
+    all_stored_once(r.db, kiosks, n, hub.logfile)
+    assert open(hub.logfile).read().count("event=writer_process pid=") == 2
 
 
-def test_shared_worker_kill9_then_back_under_its_id(tmp_path):
+def test_shared_worker_kill9_then_back_under_its_id(rig):
     """A shared-subscription worker dies mid-stream: its session keeps its share of the taps
     (unacked and new) and they arrive when it is restarted under the same id (docs/SCALING.md)."""
-    mq = lossless_broker(tmp_path / "broker")
-    db = str(tmp_path / "hub.db")
-
-    def worker(i):
-        return start_hub(db, mq.url, str(tmp_path / ("w%d.log" % i)), command="ingest",
-                         args=["--share", "civic", "--client-id", "civic-ingest-%d" % i])
-    workers = [worker(1), worker(2)]
-    pubs = []
-    try:
-        for w in workers:
-            assert wait_connected(w), open(w.logfile).read()
-        kiosks, n = ["k1", "k2", "k3"], 1500
-        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
-        assert wait_count(db, 300, 30)
-        kill_group(workers[0])
-        published(t, pubs)
-        # Mosquitto keeps handing the dead worker's session its share of the new taps...
-        assert not wait_count(db, n * len(kiosks), 2)
-        workers[0] = worker(1)       # ... which arrive when it is back under its id
-        all_stored_once(db, kiosks, n)
-    finally:
-        for p in pubs:
-            p.close()
-        for w in workers:
-            kill_group(w)
-        mq.kill()
+    r = rig()
+    workers = [shared_worker(r, 1), shared_worker(r, 2)]
+    for w in workers:
+        assert wait_connected(w), open(w.logfile).read()
+    kiosks, n = ["k1", "k2", "k3"], 1500
+    t, pubs = r.stream(kiosks, n, pause=0.002)
+    assert wait_count(r.db, 300, 30)
+    kill_group(workers[0])
+    published(t, pubs)
+    # Mosquitto keeps handing the dead worker's session its share of the new taps...
+    assert not wait_count(r.db, n * len(kiosks), 2)
+    shared_worker(r, 1)                  # ... which arrive when it is back under its id
+    all_stored_once(r.db, kiosks, n)
 
 
-def test_ingest_over_mqtts_with_the_citys_own_ca(tmp_path):
+def test_ingest_over_mqtts_with_the_citys_own_ca(rig, tmp_path):
     """`civic ingest --ca` to a broker whose certificate a private CA signed: every tap once
     through TLS (the fast lane reads TLS records too), then a hub kill -9 and a restart."""
     certs = tmp_path / "certs"
     certs.mkdir()
     ca, crt, key = make_certs(certs, other_ca=True)
     tls_port = free_port()
-    mq = lossless_broker(tmp_path / "broker", extra=[
-        "listener %d 127.0.0.1" % tls_port, "cafile " + ca, "certfile " + crt, "keyfile " + key])
-    db = str(tmp_path / "hub.db")
+    r = rig(extra=["listener %d 127.0.0.1" % tls_port, "cafile " + ca, "certfile " + crt,
+                   "keyfile " + key])
     url = "mqtts://localhost:%d" % tls_port
-    refused = start_hub(db, url, str(tmp_path / "refused.log"), command="ingest",
-                        args=["--ca", str(certs / "other.pem")])
-    hub, pubs = None, []
-    try:
-        assert wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in open(refused.logfile).read(),
-                          20), open(refused.logfile).read()[-2000:]
-        kill_group(refused)
-        hub = start_hub(db, url, str(tmp_path / "hub.log"), command="ingest", args=["--ca", ca])
-        assert wait_connected(hub), open(hub.logfile).read()
-        kiosks, n = ["k1", "k2", "k3"], 1500
-        t, pubs = stream(mq.port, kiosks, n, pause=0.002)
-        time.sleep(0.5)
-        kill_group(hub)
-        hub = start_hub(db, url, str(tmp_path / "hub.log"), command="ingest", args=["--ca", ca])
-        published(t, pubs)
-        all_stored_once(db, kiosks, n, hub.logfile)
-    finally:
-        for p in pubs:
-            p.close()
-        kill_group(refused)
-        if hub:
-            kill_group(hub)
-        mq.kill()
+    refused = r.hub(command="ingest", log="refused.log", url=url, connected=False,
+                    args=["--ca", str(certs / "other.pem")])
+    assert wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in open(refused.logfile).read(),
+                      20), open(refused.logfile).read()[-2000:]
+    kill_group(refused)
+    hub = r.hub(command="ingest", url=url, args=["--ca", ca])
+    kiosks, n = ["k1", "k2", "k3"], 1500
+    t, pubs = r.stream(kiosks, n, pause=0.002)
+    time.sleep(0.5)
+    kill_group(hub)
+    hub = r.hub(command="ingest", url=url, args=["--ca", ca], connected=False)
+    published(t, pubs)
+    all_stored_once(r.db, kiosks, n, hub.logfile)
