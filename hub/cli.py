@@ -32,7 +32,18 @@ def ca_option(f):
                              "(default: the system's CAs). Or $CIVIC_MQTT_CA.")(f)
 
 
-@click.group()
+class CivicGroup(click.Group):
+    """Turns errors of the hub's library that a user can act on into CivicError messages."""
+
+    def invoke(self, ctx):
+        from hub.db import DatabaseUnavailable
+        try:
+            return super().invoke(ctx)
+        except DatabaseUnavailable as e:
+            raise CivicError(str(e))
+
+
+@click.group(cls=CivicGroup)
 @click.version_option(package_name="civic-kiosk")
 def cli():
     """Civic kiosks: the hub that hears a city's feedback kiosks, and the tools around it."""

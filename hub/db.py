@@ -24,8 +24,24 @@ def migration(name):
     return register
 
 
+class DatabaseUnavailable(sqlite3.OperationalError):
+    """The database file cannot be opened or written; str() says where and what to do."""
+
+
 def connect(path, readonly=False):
     """A sqlite-utils Database on `path`, set up for one writer and many readers."""
+    try:
+        return _connect(path, readonly)
+    except sqlite3.OperationalError as e:
+        if not any(w in str(e) for w in ("unable to open", "readonly", "disk I/O")):
+            raise  # e.g. locked: not a question of the path
+        raise DatabaseUnavailable(
+            "cannot %s the database %s (%s): check that its folder exists and that this user "
+            "may write there, or choose another with --db or $CIVIC_DB"
+            % ("read" if readonly else "open", os.path.abspath(path), e)) from e
+
+
+def _connect(path, readonly):
     if readonly:
         conn = sqlite3.connect("file:%s?mode=ro" % os.path.abspath(path), uri=True,
                                timeout=10, check_same_thread=False)

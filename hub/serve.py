@@ -39,7 +39,7 @@ def _start_ingest(broker, user, password, db, client_id, share, ca=None):
     try:
         return Ingest(db, broker, user=user, password=password, client_id=client_id,
                       share=share, mode="process", ca=ca).start()
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:   # a bad broker URL; the writer did not start
         raise SystemExit("Error: %s" % e)
 
 

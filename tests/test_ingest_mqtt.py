@@ -212,6 +212,17 @@ def test_serve_on_a_taken_port_says_what_to_do(tmp_path, mq):
     assert "Traceback" not in r.stderr
 
 
+def test_commands_on_an_unusable_database_say_what_to_do(tmp_path, mq):
+    from tests.support.hubproc import civic
+    db = str(tmp_path / "no-such-folder" / "hub.db")
+    for args in (["serve", "--broker", mq.url, "--port", "0"], ["ingest", "--broker", mq.url],
+                 ["token", "create"], ["kiosk", "provision", "k-1"]):
+        r = civic(*args, "--db", db)
+        assert r.returncode == 1, (args, r.stderr[-500:])
+        assert "Error: cannot open the database" in r.stderr and "--db" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+
+
 def test_a_failing_hand_over_keeps_the_network_thread_and_the_taps(hubdb, mq):
     """A bug between paho and the queue must not end paho's thread (the ingest would stop while
     looking connected): the failed messages stay unacked and come again with the next session."""
