@@ -47,11 +47,26 @@ def _connect(path, readonly):
                                timeout=10, check_same_thread=False)
     else:
         conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _wal(conn)
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable at checkpoint, never corrupt
     conn.execute("PRAGMA foreign_keys=ON")
     return sqlite_utils.Database(conn)
+
+
+def _wal(conn, wait_s=30):
+    """WAL mode (a property of the file, set once). Switching needs an exclusive lock that
+    SQLite does not wait for, so when several hub processes create a new database at the same
+    moment, all but one get "database is locked" here: they try again for up to wait_s."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _load_all_migrations():

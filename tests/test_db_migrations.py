@@ -1,6 +1,7 @@
 """Schema migrations: applied once, atomically, even when several processes start together."""
 import multiprocessing
 import sqlite3
+import threading
 
 import pytest
 
@@ -38,3 +39,25 @@ def test_a_failing_migration_leaves_nothing_half_applied(tmp_path, monkeypatch):
     c = sqlite3.connect(path)
     assert not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchone()
     assert not c.execute("SELECT 1 FROM _migrations WHERE name = 'test-999-broken'").fetchone()
+
+
+def test_processes_creating_a_new_database_together_all_get_in(tmp_path):
+    """Two `civic ingest` workers started at once on a new database: switching it to WAL takes
+    a lock SQLite does not wait for, and one of them used to stop with "database is locked"."""
+    failures = []
+    for i in range(40):
+        path = str(tmp_path / ("new-%d.db" % i))
+        start = threading.Barrier(6)
+
+        def open_it():
+            start.wait()
+            try:
+                hubdb.connect(path).conn.close()
+            except Exception as e:  # noqa: BLE001 - any failure is what this test looks for
+                failures.append(repr(e))
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
