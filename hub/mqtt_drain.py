@@ -37,68 +37,63 @@ class NotPublish(Exception):
     """The next packet is not one the fast lane takes: paho reads it."""
 
 
-def parse_publishes(buf, pos, out, limit=READ_SIZE):
-    """Append (topic, payload, retain, mid, qos) for each complete QoS 0/1 PUBLISH packet of
-    MQTT 3.1.1 in buf from pos on; stop at the first incomplete packet. -> the new pos.
-    Raises NotPublish (nothing taken at pos) when the packet at pos is another type, QoS 2, or
-    declares more than `limit` bytes (paho's own reader takes those)."""
-    end = len(buf)
-    while pos < end:
-        cmd = buf[pos]
-        qos = (cmd >> 1) & 3
-        if cmd >> 4 != 3 or qos > 1:
-            if out:
-                return pos
-            raise NotPublish()
-        i, mult, size = pos + 1, 1, 0
-        while True:                      # remaining length: 1..4 bytes, 7 bits each
-            if i >= end:
-                return pos
-            b = buf[i]
-            i += 1
-            size += (b & 127) * mult
-            if b < 128:
-                break
-            mult <<= 7
-            if mult > 1 << 21:           # a fifth length byte: malformed, paho reports it
-                if out:
-                    return pos
-                raise NotPublish()
-        if size > limit or size < 2 + 2 * qos:
-            if out:
-                return pos
-            raise NotPublish()
-        stop = i + size
-        if stop > end:
-            return pos
-        t1 = i + 2 + ((buf[i] << 8) | buf[i + 1])
-        if qos:
-            if t1 + 2 > stop:
-                if out:
-                    return pos
-                raise NotPublish()
-            out.append((buf[i + 2:t1], buf[t1 + 2:stop], cmd & 1, (buf[t1] << 8) | buf[t1 + 1], 1))
-        else:
-            if t1 > stop:
-                if out:
-                    return pos
-                raise NotPublish()
-            out.append((buf[i + 2:t1], buf[t1:stop], cmd & 1, 0, 0))
-        pos = stop
-    return pos
-
-
-def packet_end(buf, pos):
-    """-> where the packet starting at buf[pos] ends, or -1 if buf does not hold all of it."""
+def _fixed_header(buf, pos):
+    """-> (body start, body size) of the packet at buf[pos]; None while its remaining-length
+    bytes are not all in buf; size -1 for a malformed (five-byte) length."""
     i, mult, size, end = pos + 1, 1, 0, len(buf)
     while i < end and i <= pos + 4:
         b = buf[i]
         i += 1
         size += (b & 127) * mult
         if b < 128:
-            return i + size if i + size <= end else -1
+            return i, size
         mult <<= 7
-    return -1 if i <= pos + 4 else i    # a fifth length byte: malformed; paho reports it
+    return None if i <= pos + 4 else (i, -1)
+
+
+def packet_end(buf, pos):
+    """-> where the packet starting at buf[pos] ends, or -1 if buf does not hold all of it."""
+    h = _fixed_header(buf, pos)
+    if h is None:
+        return -1
+    start, size = h
+    if size < 0:
+        return start                     # malformed: paho reads it and reports it
+    return start + size if start + size <= len(buf) else -1
+
+
+def parse_publishes(buf, pos, out, limit=READ_SIZE):
+    """Append (topic, payload, retain, mid, qos) for each complete QoS 0/1 PUBLISH packet of
+    MQTT 3.1.1 in buf from pos on; stop at the first incomplete packet. -> the new pos.
+    Raises NotPublish (nothing taken at pos) when the packet at pos is another type, QoS 2,
+    malformed, or declares more than `limit` bytes (paho's own reader takes those)."""
+    end = len(buf)
+    while pos < end:
+        cmd = buf[pos]
+        qos = (cmd >> 1) & 3
+        usable = cmd >> 4 == 3 and qos <= 1
+        if usable:
+            h = _fixed_header(buf, pos)
+            if h is None:
+                return pos
+            i, size = h
+            stop = i + size
+            usable = 2 + 2 * qos <= size <= limit      # also refuses a malformed length (-1)
+            if usable:
+                if stop > end:
+                    return pos
+                t1 = i + 2 + ((buf[i] << 8) | buf[i + 1])   # end of the topic
+                usable = t1 + 2 * qos <= stop
+        if not usable:
+            if out:
+                return pos
+            raise NotPublish()
+        if qos:
+            out.append((buf[i + 2:t1], buf[t1 + 2:stop], cmd & 1, (buf[t1] << 8) | buf[t1 + 1], 1))
+        else:
+            out.append((buf[i + 2:t1], buf[t1:stop], cmd & 1, 0, 0))
+        pos = stop
+    return pos
 
 
 class BufferedSocket:
