@@ -36,7 +36,7 @@ class CivicGroup(click.Group):
     """Turns errors of the hub's library that a user can act on into CivicError messages."""
 
     def invoke(self, ctx):
-        from hub.db import DatabaseUnavailable
+        from hub.store.connection import DatabaseUnavailable
         try:
             return super().invoke(ctx)
         except DatabaseUnavailable as e:
@@ -61,9 +61,21 @@ def cli():
 @db_option
 def serve(broker, user, password, ca, host, port, client_id, db):
     """Run the hub: MQTT ingest and the web dashboard/API."""
-    from hub.serve import run_serve
-    run_serve(broker=broker, user=user, password=password, host=host, port=port, db=db,
-              client_id=client_id, ca=ca)
+    from hub import create_app
+    from hub.alerts.service import AlertService
+    from hub.common.logs import setup_logging
+    from hub.ingest.run import start_ingest
+    from hub.web.server import run_web
+    setup_logging()
+    ingest = start_ingest(broker, user, password, db, client_id, None, ca)
+    parts = [ingest]
+    try:
+        app = create_app({"DATABASE": db, "INGEST": ingest})
+        parts.insert(0, AlertService(db).start())
+    except BaseException:
+        ingest.stop()
+        raise
+    run_web(app, host, port, parts)
 
 
 @cli.command()
@@ -79,7 +91,7 @@ def serve(broker, user, password, ca, host, port, client_id, db):
 @db_option
 def ingest(broker, user, password, ca, share, client_id, db):
     """Run the MQTT ingest alone (no web), e.g. as one of several shared-subscription workers."""
-    from hub.serve import run_ingest
+    from hub.ingest.run import run_ingest
     run_ingest(broker=broker, user=user, password=password, db=db, client_id=client_id,
                share=share, ca=ca)
 
@@ -90,7 +102,7 @@ def ingest(broker, user, password, ca, share, client_id, db):
 @db_option
 def demo(kiosks, port, db):
     """Run everything on one machine: embedded broker, hub and simulated kiosks."""
-    from hub.demo import run_demo
+    from hub.demo.run import run_demo
     run_demo(kiosks=kiosks, http_port=port, db=db)
 
 
@@ -105,7 +117,7 @@ def user():
 @db_option
 def user_add(name, role, db):
     """Add a staff account; the password is read from stdin."""
-    from hub import auth
+    from hub.web import auth
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -128,7 +140,7 @@ def token():
 @db_option
 def token_create(role, label, db):
     """Create an API token and print it (shown only this once)."""
-    from hub import auth
+    from hub.web import auth
     click.echo(auth.create_token(db, role, label))
 
 
@@ -160,7 +172,7 @@ def kiosk():
 def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot_flash, ntp,
               hold, queue_max):
     """Run the real firmware under MicroPython with a simulated board (commands on stdin)."""
-    from hub.kiosk_sim import run_sim
+    from hub.kiosk_tools.sim import run_sim
     sys.exit(run_sim(kiosk_id=kiosk_id, broker=broker, user=user, password=password,
                      flash_dir=flash_dir, heap=heap, build_dir=build_dir,
                      boot_flash=boot_flash, ntp=ntp, hold=hold, queue_max=queue_max))
@@ -179,7 +191,7 @@ def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot
 def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
     """Register a kiosk and print its MQTT credentials once, as JSON."""
     import os
-    from hub import provision
+    from hub.fleet import provision
     if broker_dir and not os.path.exists(os.path.join(broker_dir, "mosquitto.conf")):
         raise CivicError("no broker setup in %s yet: run `civic broker config --dir %s` first"
                          % (broker_dir, broker_dir))
@@ -201,7 +213,7 @@ def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
 @db_option
 def kiosk_revoke(kiosk_id, broker_dir, db):
     """Take away a kiosk's MQTT access (its counted taps stay)."""
-    from hub import provision
+    from hub.fleet import provision
     try:
         click.echo(provision.revoke_kiosk(db, kiosk_id, broker_dir))
     except ValueError as e:
@@ -213,7 +225,7 @@ def kiosk_revoke(kiosk_id, broker_dir, db):
               type=click.Path(file_okay=False), help="Folder for the build (replaced).")
 def kiosk_build(out_dir):
     """Compile the firmware with mpy-cross into a folder laid out as the Pico W's flash."""
-    from hub import kiosk_build as kb
+    from hub.kiosk_tools import build as kb
     try:
         info = kb.build(out_dir)
     except kb.BuildError as e:
@@ -249,7 +261,7 @@ def kiosk_flash(port, kiosk_id, wifi_ssid, broker, credentials, ca, build_dir, l
     """Install the firmware and settings on a board with mpremote, reset it and wait until the
     kiosk reports on the broker. --user/--password: the hub's MQTT account, to watch for it."""
     import os
-    from hub import flash, kiosk_build as kb
+    from hub.kiosk_tools import build as kb, flash
     try:  # stdin: first the credentials JSON (with --credentials -), then the Wi-Fi password
         creds = flash.read_credentials(credentials) if credentials else None
     except flash.FlashError as e:
@@ -298,7 +310,7 @@ def broker():
 def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, rotate_hub, db):
     """Write mosquitto.conf, password and ACL files for the registry into DIR (JSON report;
     the hub's MQTT password appears in it once, on the run that creates it)."""
-    from hub import provision
+    from hub.fleet import provision
     try:
         click.echo(provision.write_broker_config(db, out_dir, port, reload=reload,
                                                  rotate_hub=rotate_hub, hub_port=hub_port,
@@ -319,7 +331,7 @@ def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, 
 @db_option
 def seed(taps, kiosks, days, rand_seed, db):
     """Fill a NEW database with a city's worth of realistic taps (for demos and benchmarks)."""
-    from hub.seed import run_seed
+    from hub.demo.seed import run_seed
     try:
         res = run_seed(db, taps=taps, kiosks=kiosks, days=days, seed=rand_seed,
                        progress=lambda m: click.echo(m, err=True))

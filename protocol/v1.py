@@ -61,6 +61,13 @@ def topic(kiosk, channel):
     return ROOT + "/" + kiosk + "/" + channel
 
 
+def every_kiosk(channel):
+    """The subscription filter for one channel of every kiosk: 'civic/v1/+/<channel>'."""
+    if channel not in CHANNELS:
+        raise ProtocolError("topic: unknown channel %r" % (channel,))
+    return ROOT + "/+/" + channel
+
+
 def parse_topic(t):
     """'civic/v1/<kiosk>/<channel>' -> (kiosk, channel), or ProtocolError."""
     if isinstance(t, bytes):

@@ -43,7 +43,7 @@ def test_cli_user_add_and_login(client, db_path):
     r = client.post("/login", data={"name": "ann", "password": "correct horse"})
     assert r.status_code == 302
     assert client.get("/api/v1/summary").json["taps"] == 0
-    from hub.db import open_db
+    from hub.store.connection import open_db
     stored = open_db(db_path).execute("SELECT password_hash FROM users").fetchone()[0]
     assert "correct horse" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
 
@@ -88,7 +88,7 @@ def test_summary_bad_parameters_are_400(client, db_path):
 
 def test_kiosks_list(client, db_path):
     seed_small(db_path)
-    from hub.db import open_db
+    from hub.store.connection import open_db
     db = open_db(db_path)
     with db.conn:
         db.execute("INSERT INTO seq_gaps VALUES ('north-1', 10, 12)")
@@ -139,7 +139,7 @@ def test_open_summary_suppresses_small_counts(app, client, db_path):
 
 
 def test_openapi_description_is_staff_only_like_the_rest_of_the_api(client, app):
-    from hub.auth import create_token
+    from hub.web.auth import create_token
     assert client.get("/api/v1/openapi.json").status_code == 401
     tok = create_token(app.config["DATABASE"], "viewer", None)
     r = client.get("/api/v1/openapi.json", headers={"Authorization": "Bearer " + tok})

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from hub.auth import create_token
-from hub.db import open_db
+from hub.web.auth import create_token
+from hub.store.connection import open_db
 from tests.support.procs import BIN, ROOT, free_port, port_open, wait_until
 from tests.support.webdata import add_kiosk, store_taps
 

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from hub import flash, kiosk_build, kiosk_wait
-from hub.flash import FlashError
+from hub.kiosk_tools import build as kiosk_build, first_status as kiosk_wait, flash
+from hub.kiosk_tools.flash import FlashError
 from tests.support.procs import BIN, ROOT
 
 PROBE = {"version": [1, 29, 0], "mpy": 0xB06, "platform": "rp2", "block": 4096, "blocks": 212,

@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import protocol
-from hub.db import open_db
-from hub.ingest import Msg, Writer
+from hub.store.connection import open_db
+from hub.common.messages import Msg
+from hub.ingest.writer import Writer
 
 KIOSKS = ["k1", "k2", "lib-north-1"]
 json_scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63) | \

@@ -7,7 +7,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import protocol
-from hub.ingest_service import Ingest
+from hub.ingest.service import Ingest
 from tests.support.ingest_tools import Publisher, count, lossless_broker, rows, wait_count
 from tests.support.procs import wait_until
 
@@ -115,7 +115,7 @@ def test_unpublished_configs_are_published_retained(hubdb, mq):
     sub.on_message = lambda c, u, m: got.append((m.topic, m.payload, m.retain))
     try:
         cfg = {"rev": 3, "question": {"id": "q-1", "text": {"en": "Happy?"}}}
-        from hub.db import connect
+        from hub.store.connection import connect
         w = connect(hubdb)
         with w.conn:
             w.execute("INSERT INTO kiosk_configs (kiosk, rev, payload, updated) VALUES "
@@ -256,7 +256,7 @@ def test_a_failing_hand_over_keeps_the_network_thread_and_the_taps(hubdb, mq):
 def test_what_the_hub_holds_uncommitted_stays_under_its_bound(hubdb, mq, monkeypatch):
     """A slow writer: the network thread waits at HOLD_MAX_BYTES instead of holding ever more
     messages in memory, and every tap still arrives once."""
-    from hub import ingest_service
+    from hub.ingest import service as ingest_service
     monkeypatch.setattr(ingest_service, "HOLD_MAX_BYTES", 4000)
     ing = start(hubdb, mq)
     slow, real = [], ing.committer.writer.commit

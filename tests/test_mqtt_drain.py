@@ -1,4 +1,4 @@
-"""hub/mqtt_drain.py: the fast lane for PUBLISH packets, its parser against every way a byte
+"""hub/ingest/mqtt_drain.py: the fast lane for PUBLISH packets, its parser against every way a byte
 stream can be cut, and the client against a real Mosquitto with and without the fast lane."""
 import struct
 import threading
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import mqtt_drain
-from hub.mqtt_drain import DrainingClient, NotPublish, packet_end, parse_publishes
+from hub.ingest import mqtt_drain
+from hub.ingest.mqtt_drain import DrainingClient, NotPublish, packet_end, parse_publishes
 from tests.support.ingest_tools import lossless_broker
 from tests.support.procs import wait_until
 

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from hub import kiosk_wait, provision
+from hub.fleet import provision
+from hub.kiosk_tools import first_status as kiosk_wait
 from tests.support.certs import make_certs
 from tests.support.mqtt import Peer
 from tests.support.procs import free_port, mosquitto_exe, port_open, wait_until

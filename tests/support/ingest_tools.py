@@ -12,7 +12,7 @@ from tests.support.procs import BIN, ROOT, Mosquitto, free_port, port_open, wait
 
 
 def lossless_broker(workdir, extra=()):
-    """Mosquitto with hub/deploy/mosquitto.conf. As root it must not drop to the `mosquitto`
+    """Mosquitto with hub/fleet/deploy/mosquitto.conf. As root it must not drop to the `mosquitto`
     account, or it could not save its persistence file in a root-only test folder."""
     lines = list(extra) + (["user root"] if os.geteuid() == 0 else [])
     return Mosquitto(workdir, extra=lines).start()
