@@ -1,4 +1,4 @@
-"""The CONTRACT's API (section 4): staff access, summary, kiosks, exports, open data."""
+"""The hub's API (docs/API.md): staff access, summary, kiosks, exports, open data."""
 import csv
 import io
 import time

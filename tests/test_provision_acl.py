@@ -1,5 +1,5 @@
 """`civic kiosk provision` + `civic broker config` against a real Mosquitto: no kiosk may ever
-speak for another (CONTRACT section 4, issue 6)."""
+speak for another (issue 6)."""
 import json
 import os
 import signal

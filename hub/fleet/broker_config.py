@@ -1,6 +1,6 @@
 """A complete Mosquitto setup for the kiosk registry: mosquitto.conf, password file, ACL file.
 
-Written from the hub database by `civic broker config --dir DIR` (CONTRACT section 4). The
+Written from the hub database by `civic broker config --dir DIR` (docs/API.md). The
 files are regenerated whole every time (never edited in place), each written to a temporary file
 and renamed, so a broker reloading on SIGHUP never reads half a file.
 

@@ -10,6 +10,7 @@
 """
 import logging
 import ssl
+import threading
 import time
 import urllib.parse
 
@@ -48,6 +49,7 @@ class MqttLink:
         self.on_connected = on_connected  # fn(), after subscriptions are requested
         self.on_published = on_published  # fn(mid), PUBACK of our own publish
         self.connected = False
+        self.subscribed = threading.Event()  # set on the SUBACK of the current connection
         self.gen = 0                      # connection counter: acks are only valid on their own
         self.stopping = False
         self.share = share
@@ -66,6 +68,7 @@ class MqttLink:
         c.on_message = self._on_message
         c.on_publishes = self._on_publishes
         c.on_publish = self._on_publish
+        c.on_subscribe = lambda *a: self.subscribed.set()
         self.client = c
         self.subscriptions = [(("$share/%s/" % share if share else "") + TAPS, 1), (STATUS, 1)]
 
@@ -90,6 +93,7 @@ class MqttLink:
                            reason=reason_code))
             return
         self.gen += 1
+        self.subscribed.clear()
         client.subscribe(self.subscriptions)
         self.connected = True
         log.info(kv("connected", broker="%s:%s" % (self.host, self.port),

@@ -83,7 +83,7 @@ class Ingest:
         return self._waiting
 
     def _received(self, msgs):
-        """On the network thread: validate a list of messages (hub.ingest.prepared), count and
+        """On the network thread: validate a list of messages (hub/ingest/validate.py), count and
         queue them, each as (its prepared form, the Msg to acknowledge)."""
         items = [(prepared(m), m) for m in msgs]
         size = _held_size(msgs)

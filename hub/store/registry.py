@@ -1,7 +1,8 @@
 """The kiosk registry as the ingest sees it: status heartbeats, last wills and last_seen.
 
-Only the ingest's status columns of `kiosks` are written here (see notes/interfaces.md); the web
-admin and provisioning own the others, so every write is an upsert of these columns alone.
+Only the ingest's status columns of `kiosks` are written here; the web admin (hub/web/admin.py)
+and provisioning (hub/fleet/provision.py) own the others, so every write is an upsert of these
+columns alone.
 Online/offline transitions are appended to kiosk_events (hub/store/schema_ingest.py).
 """
 

@@ -1,5 +1,5 @@
 """Reading the aggregates (hub/store/rollups.py) the way every page does: the scope a filter
-reads, its daily counts, and the CONTRACT's summary shape built from them.
+reads, its daily counts, and the summary shape of docs/API.md built from them.
 
 Each function takes the request's database and Filters (hub/web/filters.py) and returns plain
 JSON-able data; pages render it and their JSON twins return it as is. What only one page needs
@@ -74,7 +74,7 @@ def kiosk_counts(db, f):
 
 
 def summary(db, f, rows=None):
-    """The CONTRACT's /api/v1/summary shape."""
+    """The /api/v1/summary shape of docs/API.md."""
     s = empty_summary()
     for _day, kind, value, n in (rows if rows is not None else day_counts(db, f)):
         add_count(s, kind, value, n)

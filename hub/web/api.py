@@ -33,7 +33,7 @@ class Twins:
 
 
 def need_staff():
-    # CONTRACT section 4: everything under /api/v1 is staff-only except the open data.
+    # docs/API.md: everything under /api/v1 is staff-only except the open data.
     if request.path.startswith("/api/v1/open/"):
         return None
     if g.get("user") is None:

@@ -1,4 +1,4 @@
-"""The Kiosk health page (GET /kiosks) and its JSON twin (GET /api/v1/kiosks, in the CONTRACT):
+"""The Kiosk health page (GET /kiosks) and its JSON twin (GET /api/v1/kiosks):
 every kiosk's registry row, its missing seqs and whether it stands out as offline.
 """
 import time

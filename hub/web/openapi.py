@@ -84,7 +84,7 @@ def spec():
             "points": {"type": "array", "items": {"type": "object", "required": [
                 "start", "taps", "mood_count", "mood_index"]}}}}}}]}
     paths = {
-        "/summary": _get("Totals, mood and skills (CONTRACT)", FILTERS, SUMMARY,
+        "/summary": _get("Totals, mood and skills", FILTERS, SUMMARY,
                          desc="mood.index is null when there are no mood taps."),
         "/overview": _get("Overview page data", FILTERS, overview),
         "/districts": _get("Districts side by side", FILTERS, {

@@ -1,5 +1,5 @@
 """The Overview page (GET /overview) and its JSON twin (GET /api/v1/overview), and the
-CONTRACT's GET /api/v1/summary: the city's taps, mood and skills for the filters, today and this
+GET /api/v1/summary (docs/API.md): the city's taps, mood and skills for the filters, today and this
 week, and a trend whose bucket (day, week, month) follows the length of the period.
 """
 from dataclasses import replace
