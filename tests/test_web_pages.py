@@ -289,3 +289,25 @@ def test_login_returns_to_the_page_asked_but_never_off_site(client, db_path):
     for bad in ("//evil.example", "/%5Cevil.example", "https://evil.example"):
         client.post("/logout")
         assert client.post("/login?next=" + bad, data=form).headers["Location"] == "/overview"
+
+
+def test_no_get_writes_to_the_database(app, staff, db_path):
+    """Datasette's rule: the ingest writes taps, a page view never writes. Every GET of every
+    page and JSON twin, as a session and with a token; another connection's data_version
+    changes whenever anyone else commits, so it would show any write."""
+    city(db_path)
+    token = create_token(db_path, "viewer")
+    watcher = open_db(db_path)
+    before = watcher.execute("PRAGMA data_version").fetchone()[0]
+    rules = sorted(r.rule for r in app.url_map.iter_rules()
+                   if "GET" in r.methods and "<" not in r.rule and r.endpoint != "static")
+    assert "/api/v1/alerts" in rules and "/overview" in rules
+    bearer = app.test_client()
+    for rule in rules:
+        assert staff.get(rule).status_code < 500, rule
+        assert bearer.get(rule, headers={"Authorization": "Bearer " + token}).status_code < 500
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == before
+    # what the token's use left behind is written later, by the flusher, in one batch
+    usage = app.extensions["civic_token_usage"]
+    assert usage.flush() == 1
+    assert watcher.execute("SELECT last_used FROM tokens").fetchone()[0] is not None
