@@ -4,6 +4,7 @@ Each command parses its options and calls one function in the module that owns t
 errors from those become clear messages (CivicError -> "Error: ..." and exit 1).
 Every hub command takes --db (default civic.db, or $CIVIC_DB).
 """
+import json
 import sys
 
 import click
@@ -58,8 +59,11 @@ def cli():
 @click.option("--port", default=8080, show_default=True, type=int, help="HTTP port.")
 @click.option("--client-id", default="civic-hub", show_default=True, envvar="CIVIC_MQTT_CLIENT_ID",
               help="Stable MQTT client id: the broker keeps this session's queue while it is down.")
+@click.option("--share", default=None, metavar="GROUP",
+              help="Also take taps through the shared subscription $share/GROUP/..., beside "
+                   "`civic ingest --share GROUP` workers (each with its own --client-id).")
 @db_option
-def serve(broker, user, password, ca, host, port, client_id, db):
+def serve(broker, user, password, ca, host, port, client_id, share, db):
     """Run the hub: MQTT ingest and the web dashboard/API."""
     from hub import create_app
     from hub.alerts.service import AlertService
@@ -67,7 +71,7 @@ def serve(broker, user, password, ca, host, port, client_id, db):
     from hub.ingest.run import start_ingest
     from hub.web.server import run_web
     setup_logging()
-    ingest = start_ingest(broker, user, password, db, client_id, None, ca)
+    ingest = start_ingest(broker, user, password, db, client_id, share, ca)
     parts = [ingest]
     try:
         app = create_app({"DATABASE": db, "INGEST": ingest})
@@ -127,6 +131,43 @@ def user_add(name, role, db):
     except ValueError as e:
         raise CivicError(str(e))
     click.echo("user %s added (%s)" % (name, role))
+
+
+@cli.group()
+def alerts():
+    """When alerts open, and who is told (webhook, e-mail)."""
+
+
+@alerts.command("config")
+@click.option("--offline-minutes", type=int, help="Alert when a kiosk is offline this long.")
+@click.option("--heartbeat-seconds", type=int,
+              help="The kiosks' status interval; silent for three of them is offline.")
+@click.option("--webhook", metavar="URL", help="POST each alert that opens or ends here "
+              "(JSON, signed: X-Civic-Signature); '' turns it off.")
+@click.option("--rotate-secret", is_flag=True, help="A new signing secret for the webhook.")
+@click.option("--smtp", metavar="HOST:PORT", help="Mail alerts through this SMTP server; '' "
+              "turns mail off.")
+@click.option("--email", metavar="ADDR", help="Where alert mails go (with --smtp).")
+@click.option("--email-from", metavar="ADDR", help="The sender of alert mails.")
+@click.option("--language", type=click.Choice(["en", "nl"]), help="Language of the messages.")
+@db_option
+def alerts_config(offline_minutes, heartbeat_seconds, webhook, rotate_secret, smtp, email,
+                  email_from, language, db):
+    """Change and print the alert settings (JSON; the webhook's secret included)."""
+    from hub.alerts import settings
+    from hub.store.connection import using
+    given = {"alert_offline_minutes": offline_minutes, "heartbeat_seconds": heartbeat_seconds,
+             "alert_webhook": webhook, "alert_smtp": smtp, "alert_email": email,
+             "alert_email_from": email_from, "alert_language": language}
+    if smtp == "" and email is None:
+        given["alert_email"] = ""   # mail off: forget the address too
+    try:
+        with using(db) as d:
+            cfg = settings.update(d, {k: v for k, v in given.items() if v is not None},
+                                  rotate_secret=rotate_secret)
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps(cfg, indent=2, sort_keys=True))
 
 
 @cli.group()

@@ -135,6 +135,11 @@ class Receiver:
         return self.fast + self.slow
 
     def close(self):
+        # paho's loop_stop() can end the network thread before it has written every queued
+        # PUBACK. A QoS 1 publish of our own, queued after them, is a barrier: the broker
+        # handles one connection's packets in order, so its PUBACK means ours all arrived.
+        if self.ack:
+            self.c.publish("flush/" + str(id(self)), b"", qos=1).wait_for_publish(10)
         self.c.disconnect()
         self.c.loop_stop()
 

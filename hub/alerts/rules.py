@@ -3,25 +3,29 @@ dropping by more than a threshold between the last window and the one before.
 
 evaluate() opens an alert for a condition that started and closes one whose condition ended
 (kept as a past alert); staff acknowledge open ones on the Alerts page. It runs in the hub's
-background loop (hub/alerts/service.py), never on a page view. Thresholds are settings
-(settings table), admin-editable on the Alerts page.
+background loop (hub/alerts/service.py), never on a page view. Each alert keeps its facts as
+JSON (`detail`), so its message is written in the reader's language and time zone
+(messages.py). Thresholds are settings (settings.py).
+
+A kiosk is offline when its last will or status says so, or when the hub has heard nothing
+from it for SILENT_HEARTBEATS heartbeat intervals: a frozen kiosk keeps its TCP connection,
+and so its "online", for as long as the broker's keepalive allows.
 """
+import json
 import time
 
+from hub.alerts.settings import silent_after, thresholds
 from hub.store.connection import transaction
 from hub.store.days import today
 from hub.store.rollups import DISTRICT_SCOPES, city_tz, mood_index
 
-DEFAULTS = {"alert_offline_minutes": 30, "alert_mood_drop": 10, "alert_mood_window_days": 7,
-            "alert_mood_min_count": 20}
 
-
-def thresholds(db):
-    out = dict(DEFAULTS)
-    for k, v in db.execute("SELECT key, value FROM settings WHERE key LIKE 'alert_%'"):
-        if k in out:
-            out[k] = int(v)
-    return out
+def offline_kiosks(db, now):
+    """{kiosk: last_seen} of the kiosks that are offline now, by the broker or by silence."""
+    silent = now - silent_after(db)
+    return dict(db.execute(
+        "SELECT id, last_seen FROM kiosks WHERE last_seen IS NOT NULL AND "
+        "(online = 0 OR last_seen < ?)", [silent]).fetchall())
 
 
 def _mood_drops(db, t, now):
@@ -29,7 +33,8 @@ def _mood_drops(db, t, now):
     end = today(city_tz(db), now)
     rows = db.execute(
         "SELECT scope, day > ?, value, sum(n) FROM agg_day WHERE kind = 'mood' AND "
-        "(scope = '*' OR (%s)) AND day BETWEEN ? AND ? GROUP BY 1, 2, 3" % DISTRICT_SCOPES, [end - w, end - 2 * w + 1, end]).fetchall()
+        "(scope = '*' OR (%s)) AND day BETWEEN ? AND ? GROUP BY 1, 2, 3" % DISTRICT_SCOPES,
+        [end - w, end - 2 * w + 1, end]).fetchall()
     by = {}
     for scope, recent, value, n in rows:
         by.setdefault(scope, ({}, {}))[recent][str(value)] = n
@@ -39,34 +44,52 @@ def _mood_drops(db, t, now):
             continue
         a, b = mood_index(before), mood_index(recent)
         if a - b > t["alert_mood_drop"]:
-            out[scope] = (a, b)
+            out[scope] = {"before": a, "after": b, "days": w}
     return out
 
 
-def evaluate(db, now=None):
-    """Open alerts for conditions that started, close those that ended. -> open count."""
-    now = int(now or time.time())
+def _conditions(db, now):
+    """{(kind, subject): detail} of every condition that holds now."""
     t = thresholds(db)
     cutoff = now - 60 * t["alert_offline_minutes"]
-    offline = {k: ls for k, ls in db.execute(
-        "SELECT id, last_seen FROM kiosks WHERE online = 0 AND last_seen IS NOT NULL "
-        "AND last_seen < ?", [cutoff])}
-    drops = _mood_drops(db, t, now)
-    open_ = {(k, s): i for i, k, s in db.execute(
-        "SELECT id, kind, subject FROM alerts WHERE closed IS NULL")}
+    out = {("offline", k): {"since": ls} for k, ls in offline_kiosks(db, now).items()
+           if ls < cutoff}
+    out.update({("mood-drop", s): d for s, d in _mood_drops(db, t, now).items()})
+    return out
+
+
+def _summary(kind, detail):
+    """The English message kept in alerts.message (the API's and logs' plain text)."""
+    if kind == "offline":
+        return "offline since %s" % time.strftime("%Y-%m-%d %H:%M UTC",
+                                                  time.gmtime(detail["since"]))
+    return "mood index %.1f -> %.1f over %d days" % (detail["before"], detail["after"],
+                                                    detail["days"])
+
+
+def evaluate(db, now=None):
+    """Open alerts for conditions that started, close those that ended.
+    -> [(event, alert id)] with event 'opened' or 'closed', in the order they happened."""
+    now = int(now or time.time())
+    holds = _conditions(db, now)
+    events = []
     with transaction(db.conn):
-        for kiosk, last_seen in offline.items():
-            if ("offline", kiosk) not in open_:
-                db.execute("INSERT INTO alerts (kind, subject, message, opened) VALUES "
-                           "('offline', ?, ?, ?)", [kiosk, "offline since %d" % last_seen, now])
-        for scope, (a, b) in drops.items():
-            if ("mood-drop", scope) not in open_:
-                db.execute("INSERT INTO alerts (kind, subject, message, opened) VALUES "
-                           "('mood-drop', ?, ?, ?)",
-                           [scope, "mood index %.1f -> %.1f over %d days"
-                            % (a, b, t["alert_mood_window_days"]), now])
-        for (kind, subject), i in open_.items():
-            if (kind == "offline" and subject not in offline) or \
-                    (kind == "mood-drop" and subject not in drops):
+        open_ = {(k, s): i for i, k, s in db.execute(
+            "SELECT id, kind, subject FROM alerts WHERE closed IS NULL")}
+        for (kind, subject), detail in sorted(holds.items()):
+            if (kind, subject) not in open_:
+                cur = db.execute(
+                    "INSERT INTO alerts (kind, subject, message, detail, opened) VALUES "
+                    "(?, ?, ?, ?, ?)", [kind, subject, _summary(kind, detail),
+                                        json.dumps(detail), now])
+                events.append(("opened", cur.lastrowid))
+        for key, i in sorted(open_.items()):
+            if key not in holds:
                 db.execute("UPDATE alerts SET closed = ? WHERE id = ?", [now, i])
+                events.append(("closed", i))
+    return events
+
+
+def open_count(db):
+    """For the menu and Overview: how many alerts are open (a count, never an evaluation)."""
     return db.execute("SELECT count(*) FROM alerts WHERE closed IS NULL").fetchone()[0]

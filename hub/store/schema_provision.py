@@ -1,4 +1,6 @@
-"""Migrations for the tables that the fleet tools (hub/fleet/provision.py) own (names "provision-NNN-...")."""
+"""Migrations for the tables that the fleet tools (hub/fleet/provision.py) own
+(names "provision-NNN-...").
+"""
 
 
 def mqtt_accounts(db):

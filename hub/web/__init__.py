@@ -12,6 +12,7 @@ import zoneinfo
 
 from flask import current_app, g, jsonify, render_template, request
 
+from hub.alerts.rules import open_count
 from hub.store.connection import open_db
 from hub.store.rollups import city_tz, set_city_tz
 from hub.web import (admin, alerts, api, auth, charts, db, districts, exports, health, heatmap,
@@ -40,6 +41,7 @@ def init_app(app):
                                          openapi.twins))
     app.jinja_env.globals["charts"] = charts
     app.jinja_env.globals["has_page"] = lambda ep: ep in current_app.view_functions
+    app.jinja_env.globals["open_alerts"] = lambda: open_count(get_db())
     app.jinja_env.filters["zip"] = lambda a, b: list(zip(a, b))
     app.jinja_env.filters["datetime"] = _datetime
     app.jinja_env.filters["tr_keys"] = lambda pairs: [(i18n._(str(k)), v) for k, v in pairs]

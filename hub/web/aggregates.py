@@ -5,6 +5,9 @@ Each function takes the request's database and Filters (hub/web/filters.py) and 
 JSON-able data; pages render it and their JSON twins return it as is. What only one page needs
 lives in that page's module.
 """
+import time
+
+from hub.alerts.settings import silent_after
 from hub.store.rollups import empty_moods, mood_index
 from protocol.v1 import DEFAULT_SKILLS
 
@@ -61,8 +64,12 @@ def finish(s):
     return s
 
 
-def kiosk_counts(db, f):
-    sql, args = "SELECT count(*), coalesce(sum(online != 0), 0) FROM kiosks WHERE 1", []
+def kiosk_counts(db, f, now=None):
+    """Kiosks and how many are online: by the broker, and heard from within the hub's
+    liveness window (hub/alerts/rules.py)."""
+    alive = int(now if now is not None else time.time()) - silent_after(db)
+    sql = "SELECT count(*), coalesce(sum(online != 0 AND last_seen >= ?), 0) FROM kiosks WHERE 1"
+    args = [alive]
     if f.district:
         sql += " AND district = ?"
         args.append(f.district)

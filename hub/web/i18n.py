@@ -40,9 +40,14 @@ def current_lang():
     return g.lang
 
 
-def _(text, **kw):
-    out = catalogue(current_lang()).get(text, text) if current_lang() != "en" else text
+def translate(text, lang, **kw):
+    """text in lang, outside a request too (an alert's e-mail, a webhook's message)."""
+    out = catalogue(lang).get(text, text) if lang != "en" else text
     return out % kw if kw else out
+
+
+def _(text, **kw):
+    return translate(text, current_lang(), **kw)
 
 
 def init_app(app):

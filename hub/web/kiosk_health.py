@@ -5,6 +5,7 @@ import time
 
 from flask import Blueprint, jsonify, request, url_for
 
+from hub.alerts.settings import silent_after
 from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
@@ -34,13 +35,16 @@ def kiosk_list(db, f=None, now=None):
             "SELECT kiosk, first, last FROM seq_gaps ORDER BY kiosk, first").fetchall():
         gaps.setdefault(kiosk, []).append([first, last])
     wanted = dict(db.execute("SELECT kiosk, rev FROM kiosk_configs").fetchall())
+    silent_since = now - silent_after(db)   # the hub's own liveness rule (hub/alerts/rules.py)
     out = []
     for (kid, online, last_seen, queue, district, place, lat, lon, fw, filtered, config_rev,
          first_seen, status_ts, uptime, rssi, mem_free) in rows:
         missing = gaps.get(kid, [])
+        silent = bool(online) and (last_seen is None or last_seen < silent_since)
+        online = bool(online) and not silent
         offline_for = None if online or last_seen is None else max(0, now - last_seen)
         out.append({
-            "id": kid, "online": bool(online), "last_seen": last_seen, "queue": queue,
+            "id": kid, "online": online, "silent": silent, "last_seen": last_seen, "queue": queue,
             "district": district, "place": place, "lat": lat, "lon": lon, "fw": fw,
             "filtered": filtered, "config_rev": config_rev, "config_rev_wanted": wanted.get(kid),
             "first_seen": first_seen, "uptime": uptime, "rssi": rssi, "mem_free": mem_free,

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from flask import Blueprint, jsonify, redirect, request, url_for
 
+from hub.alerts.rules import open_count
 from hub.store.days import day_date, today
 from hub.store.rollups import city_tz, empty_moods, mood_index
 from hub.web import aggregates
@@ -71,6 +72,7 @@ def overview(db, f, now=None):
         b = nb
     s["trend"] = {"bucket": bucket, "points": trend}
     s["timezone"] = tzname
+    s["alerts_open"] = open_count(db)
     s["today_date"] = day_date(t).isoformat()
     return s
 
