@@ -6,6 +6,7 @@ import os
 import re
 
 from hub.web.auth import add_user
+from hub.web.formatting import PROBLEMS, SKILLS
 from hub.web.opendata import DEFINITIONS
 from tests.support.procs import ROOT
 
@@ -26,7 +27,8 @@ def ui_strings():
                                                          lit)))
     # Keys built at run time: trend buckets, skill categories, alert kinds, definitions.
     found |= {"per day", "per week", "per month", "basics", "eservices", "safety", "work",
-              "offline", "mood-drop", "viewer", "admin"} | set(DEFINITIONS.values())
+              "offline", "mood-drop", "viewer", "admin"} | set(DEFINITIONS.values()) | \
+        set(PROBLEMS.values()) | {t for pair in SKILLS.values() for t in pair}
     return found
 
 

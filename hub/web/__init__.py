@@ -6,17 +6,17 @@ module's JSON twins (api.py). Each page module holds its page's queries, its HTM
 JSON twin together: overview.py, districts.py, kiosk_health.py, heatmap.py, questions.py,
 alerts.py, admin.py, opendata.py.
 """
-import datetime
 import os
-import zoneinfo
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 
 from hub.alerts.rules import open_count
 from hub.store.connection import open_db
-from hub.store.rollups import city_tz, set_city_tz
-from hub.web import (admin, alerts, api, auth, charts, db, districts, exports, health, heatmap,
-                     i18n, kiosk_health, openapi, opendata, overview, questions, token_usage)
+from hub.store.rollups import set_city_tz
+from hub.web import (admin, alerts, api, auth, charts, db, districts, exports, formatting, health,
+                     heatmap, i18n, kiosk_health, openapi, opendata, overview, questions,
+                     token_usage)
 from hub.web.db import get_db
 from hub.web.i18n import _
 
@@ -31,6 +31,7 @@ def init_app(app):
     app.config.setdefault("CITY_TZ", os.environ.get("CIVIC_TZ"))
     db.init_app(app)
     i18n.init_app(app)
+    formatting.init_app(app)
     auth.init_app(app)
     token_usage.init_app(app)
     app.register_blueprint(health.bp)
@@ -42,9 +43,9 @@ def init_app(app):
     app.jinja_env.globals["charts"] = charts
     app.jinja_env.globals["has_page"] = lambda ep: ep in current_app.view_functions
     app.jinja_env.globals["open_alerts"] = lambda: open_count(get_db())
+    app.jinja_env.globals["query"] = query
+    app.jinja_env.globals["with_format"] = with_format
     app.jinja_env.filters["zip"] = lambda a, b: list(zip(a, b))
-    app.jinja_env.filters["datetime"] = _datetime
-    app.jinja_env.filters["tr_keys"] = lambda pairs: [(i18n._(str(k)), v) for k, v in pairs]
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, _errors)
     _apply_city_tz(app)
@@ -83,11 +84,16 @@ def _apply_city_tz(app):
         db.conn.close()
 
 
-def _datetime(ts):
-    """Unix seconds -> 'YYYY-MM-DD HH:MM' in the city's time zone (or '–')."""
-    if ts is None:
-        return "–"
-    if "city_zone" not in g:  # once per request, not once per table row
-        g.city_zone = zoneinfo.ZoneInfo(city_tz(get_db()))
-    t = datetime.datetime.fromtimestamp(ts, g.city_zone)
-    return t.strftime("%Y-%m-%d %H:%M")
+def query(**changes):
+    """This request's query string with changes (None drops a key): a pager link, or the
+    language switch, keeps every filter the page was opened with."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in changes]
+    args += [(k, v) for k, v in changes.items() if v is not None]
+    return urlencode(args)
+
+
+def with_format(url, fmt):
+    """A JSON twin's URL asking for another format (?format=csv)."""
+    parts = urlsplit(url)
+    args = [(k, v) for k, v in parse_qsl(parts.query) if k != "format"] + [("format", fmt)]
+    return urlunsplit(parts._replace(query=urlencode(args)))

@@ -10,7 +10,7 @@ from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
 from hub.web.i18n import _
-from hub.web.render import page
+from hub.web.render import page, respond
 
 bp = Blueprint("districts", __name__)
 twins = Twins()
@@ -81,4 +81,5 @@ def page_view():
 
 @twins.get("/districts")
 def districts_json():
-    return jsonify(districts(get_db(), filters()))
+    data = districts(get_db(), filters())
+    return respond(data, data["districts"], "districts")

@@ -1,16 +1,24 @@
-"""The Kiosk health page (GET /kiosks) and its JSON twin (GET /api/v1/kiosks):
-every kiosk's registry row, its missing seqs and whether it stands out as offline.
+"""Kiosk health for a city: GET /kiosks, its JSON twin GET /api/v1/kiosk-health, and the
+registry list GET /api/v1/kiosks (in docs/API.md, every kiosk, filtered by district or id).
+
+The page puts problems first (offline, config not applied, queue growing, firmware behind,
+taps missing), then the rest in natural order (haven-2 before haven-10); it filters by
+district and state, searches by id and shows a page of PER_PAGE at a time, so 5,000 kiosks
+stay one screen. Values that came with a kiosk's last status are marked as old when the kiosk
+is offline: they say what it was, not what it is.
 """
+import re
 import time
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
 from hub.alerts.settings import silent_after
 from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
+from hub.web.filters import BadParam, Filters
 from hub.web.i18n import _
-from hub.web.render import page
+from hub.web.render import respond
 
 bp = Blueprint("kiosk_health", __name__)
 twins = Twins()
@@ -29,7 +37,7 @@ def kiosk_list(db, f=None, now=None):
     if f is not None and f.kiosk:
         sql += " AND id = ?"
         args.append(f.kiosk)
-    rows = db.execute(sql + " ORDER BY id", args).fetchall()
+    rows = sorted(db.execute(sql, args).fetchall(), key=lambda r: natural_key(r[0]))
     gaps = {}
     for kiosk, first, last in db.execute(
             "SELECT kiosk, first, last FROM seq_gaps ORDER BY kiosk, first").fetchall():
@@ -56,15 +64,97 @@ def kiosk_list(db, f=None, now=None):
     return out
 
 
-def _health(db, f):
-    return {"kiosks": kiosk_list(db, f)}
+PER_PAGE = 50
+STATES = ("problem", "offline", "online", "all")
+QUEUE_GROWING = 100   # taps waiting on a kiosk's flash: more than a few minutes of sending
+
+
+def natural_key(kiosk_id):
+    """'haven-10' after 'haven-2': digit runs compare as numbers."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", kiosk_id)]
+
+
+def problems(k, newest_fw):
+    """What is wrong with kiosk k, most serious first (codes the page translates)."""
+    out = []
+    if not k["online"]:
+        out.append("offline")
+    if (k["queue"] or 0) >= QUEUE_GROWING:
+        out.append("queue")
+    if k["config_rev_wanted"] is not None and k["config_rev"] != k["config_rev_wanted"]:
+        out.append("config")
+    if k["missing_count"]:
+        out.append("missing")
+    if newest_fw and k["fw"] and _version(k["fw"]) < newest_fw:
+        out.append("firmware")
+    return out
+
+
+def _version(v):
+    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.-]", v or ""))
+
+
+def health(db, args, now=None, per_page=PER_PAGE):
+    """The page's data: one page of kiosks, problems first, and the counts per state."""
+    district = (args.get("district") or "").strip()
+    state = args.get("state") or "all"
+    search = (args.get("q") or "").strip().lower()
+    if state not in STATES:
+        raise BadParam("state: one of %s" % ", ".join(STATES))
+    if len(search) > 32 or len(district) > 64:
+        raise BadParam("q: at most 32 characters; district: at most 64")
+    try:
+        page_no = int(args.get("page") or 1)
+    except ValueError:
+        raise BadParam("page: a whole number from 1")
+    if not 0 < page_no < 10 ** 6:
+        raise BadParam("page: a whole number from 1")
+    everyone = kiosk_list(db, Filters(district=district or None), now)
+    newest = max((_version(k["fw"]) for k in everyone if k["fw"]), default=None)
+    for k in everyone:
+        k["problems"] = problems(k, newest)
+        k["stale"] = not k["online"] and k["last_seen"] is not None
+    counts = {"problem": sum(1 for k in everyone if k["problems"]),
+              "offline": sum(1 for k in everyone if not k["online"]),
+              "online": sum(1 for k in everyone if k["online"]), "all": len(everyone)}
+    chosen = [k for k in everyone if (state == "all" or
+                                      (state == "problem" and k["problems"]) or
+                                      (state == "offline" and not k["online"]) or
+                                      (state == "online" and k["online"]))
+              and search in k["id"]]
+    chosen.sort(key=lambda k: (not k["problems"], k["online"], natural_key(k["id"])))
+    pages = max(1, -(-len(chosen) // per_page))
+    page_no = min(page_no, pages)
+    return {"kiosks": chosen[(page_no - 1) * per_page:page_no * per_page],
+            "total": len(chosen), "page": page_no, "pages": pages, "per_page": per_page,
+            "counts": counts, "filters": {"district": district or None, "state": state,
+                                          "q": search or None}}
+
+
+def _districts(db):
+    return [r[0] for r in db.execute(
+        "SELECT DISTINCT district FROM kiosks WHERE district IS NOT NULL AND district != '' "
+        "UNION SELECT name FROM districts ORDER BY 1")]
 
 
 @bp.get("/kiosks", endpoint="page")
 @login_required()
 def page_view():
-    return page("kiosks.html", _health, ("district", "kiosk"), title=_("Kiosk health"),
-                twin=url_for("api.kiosks", **request.args))
+    db = get_db()
+    try:
+        data = health(db, request.args)
+    except BadParam as e:
+        return render_template("error.html", message=str(e)), 400
+    return render_template("kiosks.html", data=data, districts=_districts(db),
+                           title=_("Kiosk health"), args=request.args,
+                           twin=url_for("api.kiosk_health_json", **request.args))
+
+
+@twins.get("/kiosk-health")
+def kiosk_health_json():
+    everything = request.args.get("format") == "csv"   # the export: every kiosk that matches
+    data = health(get_db(), request.args, per_page=10 ** 6 if everything else PER_PAGE)
+    return respond(data, data["kiosks"], "kiosk-health")
 
 
 @twins.get("/kiosks")

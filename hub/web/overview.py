@@ -14,7 +14,7 @@ from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
 from hub.web.i18n import _
-from hub.web.render import page
+from hub.web.render import page, respond
 
 bp = Blueprint("overview", __name__)
 twins = Twins()
@@ -94,7 +94,7 @@ def overview_json():
     f = filters()
     data = overview(get_db(), f)
     data["filters"] = f.as_json()
-    return jsonify(data)
+    return respond(data, data["trend"]["points"], "overview")
 
 
 @twins.get("/summary")

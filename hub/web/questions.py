@@ -17,7 +17,7 @@ from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
 from hub.web.i18n import _
-from hub.web.render import page
+from hub.web.render import page, respond
 
 bp = Blueprint("questions", __name__)
 twins = Twins()
@@ -161,7 +161,11 @@ def push(qid):
 
 @twins.get("/questions")
 def questions_json():
-    return jsonify(results(get_db(), filters()))
+    data = results(get_db(), filters())
+    rows = [{"id": q["id"], "text": q["text"], "count": q["count"], "by_value": q["by_value"],
+             "index": q["index"], "sent_to": len(q["pushed_to"]), "applied": q["applied"]}
+            for q in data["questions"]]
+    return respond(data, rows, "questions")
 
 
 @twins.post("/questions")
