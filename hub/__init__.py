@@ -40,8 +40,9 @@ def create_app(test_config=None):
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_mapping(
         DATABASE=os.environ.get("CIVIC_DB", "civic.db"),
-        # Public numbers: every count below this is suppressed in open data.
-        OPEN_DATA_MIN_COUNT=5,
+        # Open data: every public count is rounded to a multiple of this (docs/OPEN_DATA.md);
+        # the setting 'open_data_min_count' overrides it.
+        OPEN_DATA_MIN_COUNT=int(os.environ.get("CIVIC_OPEN_DATA_MIN_COUNT") or 5),
         # The ingest running in this process, if any (civic serve sets it); /healthz reads it.
         INGEST=None,
         SESSION_COOKIE_HTTPONLY=True,
