@@ -25,6 +25,19 @@ from protocol.v1 import DEFAULT_SKILLS
 MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 UNASSIGNED = "unassigned"
 MOODS = ("1", "2", "3", "4")
+# What each published figure means (shown on /open, in the CSV's catalogue and NGSI-LD).
+DEFINITIONS = {
+    "taps": "Button presses counted by the kiosks in the district (mood and skills).",
+    "mood.count": "Presses of the four mood buttons answering the question shown.",
+    "mood.by_value": "Mood presses per button: 1 very unhappy, 2 unhappy, 3 happy, "
+                     "4 very happy.",
+    "mood.index": "Mean mood mapped linearly from 1..4 to 0..100, from the published "
+                  "(rounded) mood counts; null when they are all 0.",
+    "skills": "Presses of the skills buttons per digital-skill category.",
+    "rounding": "Each count per district, month and button is rounded to a multiple of the "
+                "threshold, the same way every time; totals, the whole city and the index "
+                "are computed from the rounded counts.",
+}
 
 
 class NotPublished(ValueError):

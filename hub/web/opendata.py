@@ -8,6 +8,8 @@ A from/to range is refused with 400: arbitrary ranges are how small counts leak.
 """
 import csv
 import io
+import json
+import os
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -19,18 +21,7 @@ from hub.web.i18n import _
 
 bp = Blueprint("opendata", __name__)
 
-DEFINITIONS = {
-    "taps": "Button presses counted by the kiosks in the district (mood and skills).",
-    "mood.count": "Presses of the four mood buttons answering the question shown.",
-    "mood.by_value": "Mood presses per button: 1 very unhappy, 2 unhappy, 3 happy, "
-                     "4 very happy.",
-    "mood.index": "Mean mood mapped linearly from 1..4 to 0..100, from the published "
-                  "(rounded) mood counts; null when they are all 0.",
-    "skills": "Presses of the skills buttons per digital-skill category.",
-    "rounding": "Each count per district, month and button is rounded to a multiple of the "
-                "threshold, the same way every time; totals, the whole city and the index "
-                "are computed from the rounded counts.",
-}
+DEFINITIONS = grid.DEFINITIONS
 
 
 def threshold():
@@ -112,9 +103,12 @@ def info():
     """Who publishes, where, under which licence: the app's OPEN_DATA_* settings."""
     cfg = current_app.config
     base = request.url_root.rstrip("/")
-    return {"publisher": cfg.get("OPEN_DATA_PUBLISHER", "The city's civic kiosk hub"),
+    env = os.environ.get
+    return {"publisher": cfg.get("OPEN_DATA_PUBLISHER", env("CIVIC_OPEN_DATA_PUBLISHER",
+                                                             "The city's civic kiosk hub")),
             "publisher_uri": cfg.get("OPEN_DATA_PUBLISHER_URI", base + "/open#publisher"),
-            "city": cfg.get("OPEN_DATA_CITY", "City"), "licence_url": licence()[1],
+            "city": cfg.get("OPEN_DATA_CITY", env("CIVIC_OPEN_DATA_CITY", "City")),
+            "licence_url": licence()[1],
             "contact": cfg.get("OPEN_DATA_CONTACT"), "threshold": threshold()}
 
 
@@ -135,7 +129,6 @@ def open_ngsi_ld():
 
 
 def json_dumps(doc):
-    import json
     return json.dumps(doc, ensure_ascii=False, indent=1)
 
 
