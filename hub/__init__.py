@@ -4,8 +4,10 @@ create_app(test_config=None) builds the Flask app (Flask tutorial style); the we
 registers its parts in hub/web/__init__.py. The hub's parts, one folder each (docs/ARCHITECTURE.md):
   common/       structured log lines and the received-message type, shared by all
   ingest/       MQTT in, validation at the edge, the one writer, configs out, metrics
-  store/        the SQLite database: connections, migrations, taps, rollups, gaps, registry
+  store/        the SQLite database: connections, migrations, taps, rollups, gaps, registry,
+                retention
   web/          staff pages with their JSON twins, the API, auth, i18n, charts, open data
+  opendata/     what is published and its protection (docs/OPEN_DATA.md), DCAT-AP, NGSI-LD
   alerts/       alert rules and the background loop that applies them
   fleet/        kiosk provisioning and the broker's configuration
   kiosk_tools/  firmware build, flashing a board, the kiosk simulator
