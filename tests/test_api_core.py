@@ -169,3 +169,20 @@ def test_openapi_description_is_staff_only_like_the_rest_of_the_api(client, app)
     tok = create_token(app.config["DATABASE"], "viewer", None)
     r = client.get("/api/v1/openapi.json", headers={"Authorization": "Bearer " + tok})
     assert r.status_code == 200 and "/summary" in r.get_json()["paths"]
+
+
+def test_open_data_threshold_from_the_setting_over_the_config(app, client, db_path, monkeypatch):
+    from hub import create_app
+    from hub.store.connection import open_db
+    ts, month = _last_month_noon()
+    add_kiosk(db_path, "one-1", "one")
+    store_taps(db_path, "one-1", [(i, ts, "skill", "work", None) for i in range(1, 8)])  # 7
+    assert client.get("/api/v1/open/summary").json["districts"][0]["taps"] in (5, 10)
+    db = open_db(db_path)
+    with db.conn:
+        db.execute("INSERT INTO settings VALUES ('open_data_min_count', '1')")
+    db.conn.close()
+    o = client.get("/api/v1/open/summary").json
+    assert o["suppression_threshold"] == 1 and o["districts"][0]["taps"] == 7
+    monkeypatch.setenv("CIVIC_OPEN_DATA_MIN_COUNT", "7")
+    assert create_app({"DATABASE": db_path, "SECRET_KEY": "x"}).config["OPEN_DATA_MIN_COUNT"] == 7
