@@ -4,8 +4,10 @@ create_app(test_config=None) builds the Flask app (Flask tutorial style); the we
 registers its parts in hub/web/__init__.py. The hub's parts, one folder each (docs/ARCHITECTURE.md):
   common/       structured log lines and the received-message type, shared by all
   ingest/       MQTT in, validation at the edge, the one writer, configs out, metrics
-  store/        the SQLite database: connections, migrations, taps, rollups, gaps, registry
+  store/        the SQLite database: connections, migrations, taps, rollups, gaps, registry,
+                retention
   web/          staff pages with their JSON twins, the API, auth, i18n, charts, open data
+  opendata/     what is published and its protection (docs/OPEN_DATA.md), DCAT-AP, NGSI-LD
   alerts/       alert rules and the background loop that applies them
   fleet/        kiosk provisioning and the broker's configuration
   kiosk_tools/  firmware build, flashing a board, the kiosk simulator
@@ -40,8 +42,9 @@ def create_app(test_config=None):
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_mapping(
         DATABASE=os.environ.get("CIVIC_DB", "civic.db"),
-        # Public numbers: every count below this is suppressed in open data.
-        OPEN_DATA_MIN_COUNT=5,
+        # Open data: every public count is rounded to a multiple of this (docs/OPEN_DATA.md);
+        # the setting 'open_data_min_count' overrides it.
+        OPEN_DATA_MIN_COUNT=int(os.environ.get("CIVIC_OPEN_DATA_MIN_COUNT") or 5),
         # The ingest running in this process, if any (civic serve sets it); /healthz reads it.
         INGEST=None,
         SESSION_COOKIE_HTTPONLY=True,

@@ -69,6 +69,7 @@ def serve(broker, user, password, ca, host, port, client_id, share, db):
     from hub.alerts.service import AlertService
     from hub.common.logs import setup_logging
     from hub.ingest.run import start_ingest
+    from hub.store.retention import Housekeeping
     from hub.web.server import run_web
     setup_logging()
     ingest = start_ingest(broker, user, password, db, client_id, share, ca)
@@ -76,6 +77,7 @@ def serve(broker, user, password, ca, host, port, client_id, share, db):
     try:
         app = create_app({"DATABASE": db, "INGEST": ingest})
         parts.insert(0, AlertService(db).start())
+        parts.insert(0, Housekeeping(db).start())  # retention: hub/store/retention.py
     except BaseException:
         ingest.stop()
         raise
@@ -380,6 +382,52 @@ def seed(taps, kiosks, days, rand_seed, db):
         raise CivicError(str(e))
     click.echo("seeded %(taps)d taps from %(kiosks)d kiosks over %(days)d days in %(seconds)s s"
                % res)
+
+
+@cli.group("open")
+def open_data():
+    """Open data: publish the protected figures (docs/OPEN_DATA.md)."""
+
+
+@open_data.command("push")
+@click.option("--ngsi-ld", "url", required=True, help="NGSI-LD broker base URL, e.g. "
+              "http://orion:1026 (POST /ngsi-ld/v1/entityOperations/upsert is added).")
+@click.option("--period", default="all", show_default=True, help="YYYY-MM or all.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--tenant", default=None, help="NGSILD-Tenant header.")
+@db_option
+def open_push(url, period, batch, tenant, db):
+    """Send the open data as NGSI-LD entities to a context broker (upsert, idempotent)."""
+    from hub.opendata import grid, push
+    from hub.store.connection import open_db
+    conn = open_db(db)
+    try:
+        entities = push.open_data_entities(conn, period)
+        click.echo(json.dumps(push.push(url, entities, batch=batch, tenant=tenant)))
+    except (grid.NotPublished, push.PushError) as e:
+        raise CivicError(str(e))
+    finally:
+        conn.conn.close()
+
+
+@cli.command()
+@click.option("--taps-days", type=click.IntRange(0), help="Keep raw taps this many days (0: all).")
+@click.option("--rejects-days", type=click.IntRange(0), help="Keep rejects this many days.")
+@click.option("--events-days", type=click.IntRange(0), help="Keep kiosk events this many days.")
+@db_option
+def prune(taps_days, rejects_days, events_days, db):
+    """Store the retention settings given, then delete raw data older than they allow."""
+    from hub.store import retention
+    from hub.store.connection import open_db
+    conn = open_db(db)
+    try:
+        given = {"retention_taps_days": taps_days, "retention_rejects_days": rejects_days,
+                 "retention_events_days": events_days}
+        retention.save(conn, {k: v for k, v in given.items() if v is not None})
+        click.echo(json.dumps({"deleted": retention.prune(conn),
+                               "settings": retention.settings(conn)}))
+    finally:
+        conn.conn.close()
 
 
 def main():

@@ -125,11 +125,15 @@ def _hour_map(db, where="", args=()):
 
 
 def rebuild(db):
-    """Recompute every aggregate from the taps (after a bulk load or a schema change)."""
+    """Recompute every aggregate from the taps (after a bulk load or a schema change), pruned
+    taps included."""
     db.execute("DELETE FROM rollup_hourly")
+    # The taps, and the counts of the taps that retention pruned (hub/store/retention.py).
     db.execute("INSERT INTO rollup_hourly (hour, kiosk, kind, value, q, n) "
-               "SELECT ts - ts % 3600, kiosk, kind, value, coalesce(q, ''), count(*) "
-               "FROM taps GROUP BY 1, 2, 3, 4, 5")
+               "SELECT h, kiosk, kind, value, q, sum(n) FROM ("
+               "SELECT ts - ts % 3600 AS h, kiosk, kind, value, coalesce(q, '') AS q, "
+               "count(*) AS n FROM taps GROUP BY 1, 2, 3, 4, 5 UNION ALL "
+               "SELECT hour, kiosk, kind, value, q, n FROM rollup_pruned) GROUP BY 1, 2, 3, 4, 5")
     db.execute("DELETE FROM agg_day")
     db.execute("DELETE FROM agg_how")
     _hour_map(db)

@@ -10,7 +10,7 @@ import time
 
 import sqlite_utils
 
-from hub.store import gaps, registry, rollups
+from hub.store import gaps, registry, retention, rollups
 from hub.store.connection import transaction
 
 
@@ -44,6 +44,14 @@ def insert_taps(db, items):
     for kiosk, rows in by_kiosk.items():
         seqs = sorted(rows)
         prev_max = conn.execute(max_seq, (kiosk,)).fetchone()[0]
+        # taps pruned by retention.py are still counted once: their seqs stay duplicates
+        pruned, floor = retention.duplicates_below_floor(conn, kiosk, seqs)
+        if floor is not None:
+            dups += len(pruned)
+            seqs = [s for s in seqs if s not in pruned]
+            prev_max = floor if prev_max is None else max(prev_max, floor)
+            if not seqs:
+                continue
         if prev_max is not None and seqs[0] <= prev_max:
             # only seqs at or below the highest stored one can be redeliveries
             low = [s for s in seqs if s <= prev_max]

@@ -41,6 +41,23 @@ P_KIOSK = _p("kiosk", {"type": "string", "pattern": "^([a-z0-9][a-z0-9-]{0,31})?
 P_QUESTION = _p("question", {"type": "string", "pattern": "^([a-z0-9][a-z0-9_.-]{0,63})?$"},
                 "Question id: only mood taps answering it.")
 FILTERS = [P_FROM, P_TO, P_DISTRICT, P_KIOSK, P_QUESTION]
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "example": "2026-10"}
+P_MONTH = _p("period", {"anyOf": [MONTH, NONE]},
+             "A whole calendar month that is over (YYYY-MM); default the latest. Others: 400.")
+P_PERIOD = _p("period", {"anyOf": [MONTH, {"type": "string", "enum": ["all"]}, NONE]},
+              "A whole calendar month that is over (YYYY-MM), or all; default the latest.")
+OPEN_ROW = {"type": "object", "required": ["district", "taps", "mood", "skills"], "properties": {
+    "district": {"type": "string", "nullable": True}, "taps": INT, "mood": MOOD,
+    "skills": COUNTS}}
+OPEN_SUMMARY = {"type": "object", "required": [
+    "period", "from", "to", "periods", "districts", "city", "suppression_threshold",
+    "rounding_base", "licence", "licence_url", "definitions"], "properties": {
+    "period": {"type": "string", "nullable": True},
+    "periods": {"type": "array", "items": MONTH},
+    "districts": {"type": "array", "items": OPEN_ROW},
+    "city": {"allOf": [OPEN_ROW], "nullable": True},
+    "suppression_threshold": {"type": "integer", "minimum": 1},
+    "rounding_base": {"type": "integer", "minimum": 1}}}
 
 KIOSK = {"type": "object", "required": ["id", "online", "last_seen", "queue", "district", "fw",
                                         "filtered", "config_rev", "first_seen", "missing"],
@@ -107,12 +124,20 @@ def spec():
                             {"type": "string"}, content="text/csv"),
         "/export.json": _get("Every tap as JSON", FILTERS, {
             "type": "object", "required": ["columns", "taps"]}),
-        "/open/summary": _get("Open data by district (public; small counts suppressed)",
-                              [P_FROM, P_TO], {"type": "object", "required": [
-                                  "districts", "suppression_threshold", "licence",
-                                  "definitions"]}, public=True),
-        "/open/summary.csv": _get("Open data as CSV (public)", [P_FROM, P_TO],
+        "/open/summary": _get("Open data by district for one month (public; every count "
+                              "rounded to a multiple of the threshold)", [P_MONTH],
+                              OPEN_SUMMARY, public=True),
+        "/open/summary.csv": _get("Open data as CSV (public)", [P_PERIOD],
                                   {"type": "string"}, public=True, content="text/csv"),
+        "/open/catalog": _get("DCAT-AP description of the open data (public, JSON-LD)", [],
+                              {"type": "object", "required": ["@context", "@type",
+                                                              "dcat:dataset"]},
+                              public=True, content="application/ld+json"),
+        "/open/ngsi-ld": _get("Open data as NGSI-LD KeyPerformanceIndicator entities (public)",
+                              [P_PERIOD], {"type": "array", "items": {
+                                  "type": "object", "required": ["id", "type", "kpiValue",
+                                                                 "@context"]}},
+                              public=True, content="application/ld+json"),
     }
     paths["/users"]["get"]["responses"]["403"] = {
         "description": "Not an admin", "content": {"application/json": {"schema": ERROR}}}
