@@ -66,7 +66,10 @@ def serve(broker, user, password, ca, host, port, client_id, db):
     from hub.common.logs import setup_logging
     from hub.ingest.run import start_ingest
     from hub.web.server import run_web
+    from hub.store.connection import exposure_warnings
     setup_logging()
+    for w in exposure_warnings(db):
+        click.echo("warning: " + w, err=True)
     ingest = start_ingest(broker, user, password, db, client_id, None, ca)
     parts = [ingest]
     try:
