@@ -44,7 +44,42 @@ def sec_staff_access(db):
     """)
 
 
+def sec_known_values(db):
+    db.executescript("""
+    -- Every skill category and question id the hub has ever put in a kiosk's config, kept by
+    -- triggers on kiosk_configs (whoever writes a config), so a tap queued offline under an
+    -- older config still counts, and a kiosk cannot invent a category or a question
+    -- (hub/ingest/known.py).
+    CREATE TABLE config_skills (skill TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE config_questions (question TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT OR IGNORE INTO config_skills SELECT j.value FROM kiosk_configs c,
+        json_each(c.payload, '$.skills') j WHERE json_valid(c.payload) AND j.type = 'text';
+    INSERT OR IGNORE INTO config_questions SELECT json_extract(payload, '$.question.id')
+        FROM kiosk_configs WHERE json_valid(payload)
+        AND json_type(payload, '$.question.id') = 'text';
+    CREATE TRIGGER config_known_insert AFTER INSERT ON kiosk_configs
+        WHEN json_valid(NEW.payload) BEGIN
+        INSERT OR IGNORE INTO config_skills SELECT value FROM json_each(NEW.payload, '$.skills')
+            WHERE type = 'text';
+        INSERT OR IGNORE INTO config_questions SELECT json_extract(NEW.payload, '$.question.id')
+            WHERE json_type(NEW.payload, '$.question.id') = 'text';
+    END;
+    CREATE TRIGGER config_known_update AFTER UPDATE OF payload ON kiosk_configs
+        WHEN json_valid(NEW.payload) BEGIN
+        INSERT OR IGNORE INTO config_skills SELECT value FROM json_each(NEW.payload, '$.skills')
+            WHERE type = 'text';
+        INSERT OR IGNORE INTO config_questions SELECT json_extract(NEW.payload, '$.question.id')
+            WHERE json_type(NEW.payload, '$.question.id') = 'text';
+    END;
+    -- A status dated far ahead froze its kiosk's row (later heartbeats looked older): forget
+    -- such a time, so the next heartbeat counts again.
+    UPDATE kiosks SET status_ts = NULL WHERE status_ts > CAST(strftime('%s', 'now') AS INTEGER)
+        + 86400;
+    """)
+
+
 # Applied in this order, after the ones listed before this module in hub/store/migrations.py.
 MIGRATIONS = [
     ("sec-001-staff-access", sec_staff_access),
+    ("sec-002-known-values", sec_known_values),
 ]
