@@ -77,9 +77,10 @@ def test_attack8_skills_only_those_ever_configured(hub):
     with db.conn:
         db.execute("INSERT INTO kiosk_configs VALUES ('k-1', 1, ?, ?, NULL)",
                    [json.dumps(cfg), now])
-    with db.conn:
-        db.execute("UPDATE kiosk_configs SET rev = 2, payload = ? WHERE kiosk = 'k-1'",
-                   [json.dumps(dict(cfg, rev=2, skills=["basics", "work"]))])
+    with db.conn:  # the way hub/web/questions.py writes a config: an upsert
+        db.execute("INSERT INTO kiosk_configs VALUES ('k-1', 2, ?, ?, NULL) ON CONFLICT (kiosk) "
+                   "DO UPDATE SET rev = excluded.rev, payload = excluded.payload",
+                   [json.dumps(dict(cfg, rev=2, skills=["basics", "work", "work"])), now])
     out = send(w, "k-1", "taps", {"boot": 1, "taps": [tap(4, now, "skill", "housing")]})
     assert out == ("taps", 1)
     values = {r[0] for r in q(path, "SELECT value FROM taps WHERE kind='skill'")}

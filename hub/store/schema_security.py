@@ -49,7 +49,8 @@ def sec_known_values(db):
     -- Every skill category and question id the hub has ever put in a kiosk's config, kept by
     -- triggers on kiosk_configs (whoever writes a config), so a tap queued offline under an
     -- older config still counts, and a kiosk cannot invent a category or a question
-    -- (hub/ingest/known.py).
+    -- (hub/ingest/known.py). The triggers avoid conflicts rather than use OR IGNORE: inside a
+    -- trigger fired by an upsert (INSERT ... ON CONFLICT DO UPDATE), OR IGNORE does not hold.
     CREATE TABLE config_skills (skill TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE TABLE config_questions (question TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO config_skills SELECT j.value FROM kiosk_configs c,
@@ -59,17 +60,19 @@ def sec_known_values(db):
         AND json_type(payload, '$.question.id') = 'text';
     CREATE TRIGGER config_known_insert AFTER INSERT ON kiosk_configs
         WHEN json_valid(NEW.payload) BEGIN
-        INSERT OR IGNORE INTO config_skills SELECT value FROM json_each(NEW.payload, '$.skills')
-            WHERE type = 'text';
-        INSERT OR IGNORE INTO config_questions SELECT json_extract(NEW.payload, '$.question.id')
-            WHERE json_type(NEW.payload, '$.question.id') = 'text';
+        INSERT INTO config_skills SELECT DISTINCT value FROM json_each(NEW.payload, '$.skills')
+            WHERE type = 'text' AND value NOT IN (SELECT skill FROM config_skills);
+        INSERT INTO config_questions SELECT json_extract(NEW.payload, '$.question.id')
+            WHERE json_type(NEW.payload, '$.question.id') = 'text' AND json_extract(
+                NEW.payload, '$.question.id') NOT IN (SELECT question FROM config_questions);
     END;
     CREATE TRIGGER config_known_update AFTER UPDATE OF payload ON kiosk_configs
         WHEN json_valid(NEW.payload) BEGIN
-        INSERT OR IGNORE INTO config_skills SELECT value FROM json_each(NEW.payload, '$.skills')
-            WHERE type = 'text';
-        INSERT OR IGNORE INTO config_questions SELECT json_extract(NEW.payload, '$.question.id')
-            WHERE json_type(NEW.payload, '$.question.id') = 'text';
+        INSERT INTO config_skills SELECT DISTINCT value FROM json_each(NEW.payload, '$.skills')
+            WHERE type = 'text' AND value NOT IN (SELECT skill FROM config_skills);
+        INSERT INTO config_questions SELECT json_extract(NEW.payload, '$.question.id')
+            WHERE json_type(NEW.payload, '$.question.id') = 'text' AND json_extract(
+                NEW.payload, '$.question.id') NOT IN (SELECT question FROM config_questions);
     END;
     -- A status dated far ahead froze its kiosk's row (later heartbeats looked older): forget
     -- such a time, so the next heartbeat counts again.
