@@ -140,11 +140,13 @@ def token():
 @token.command("create")
 @click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
 @click.option("--label", default=None, help="What the token is for.")
+@click.option("--days", default=None, type=click.IntRange(1, 3650),
+              help="Expire after this many days (default: never; see /admin/tokens).")
 @db_option
-def token_create(role, label, db):
+def token_create(role, label, days, db):
     """Create an API token and print it (shown only this once)."""
     from hub.web import auth
-    click.echo(auth.create_token(db, role, label))
+    click.echo(auth.create_token(db, role, label, days))
 
 
 @cli.group()

@@ -212,3 +212,15 @@ def test_audit_log_of_admin_actions(admin, db_path):
     push = [e for e in log if e["action"] == "question-push"][0]
     assert "k-1" in push["detail"]
     assert "zed" in admin.get("/admin/audit").data.decode()
+
+
+def test_token_create_cli_sets_an_expiry(db_path):
+    import time
+    from click.testing import CliRunner
+    from hub.cli import cli
+    r = CliRunner().invoke(cli, ["token", "create", "--days", "7", "--label", "cron",
+                                 "--db", db_path])
+    assert r.exit_code == 0, r.output
+    expires = open_db(db_path).execute("SELECT expires FROM tokens WHERE label = 'cron'"
+                                       ).fetchone()[0]
+    assert abs(expires - (time.time() + 7 * 86400)) < 60
