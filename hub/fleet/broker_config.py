@@ -29,11 +29,10 @@ import os
 import pwd
 import re
 import signal
-import stat
-import tempfile
 import time
 
 import protocol
+from hub.fleet import safe_files
 
 PBKDF2_ITERATIONS = 101   # what mosquitto_passwd 2.0 uses for "$7$"
 SALT_BYTES = 12
@@ -178,52 +177,6 @@ def _broker_account():
         return None  # no such account: Mosquitto stays root, nothing to hand over
 
 
-def _write(path, text, mode, owner):
-    """Atomic replace: a new file made here (O_EXCL, so never a planted file or link), given
-    its mode and owner through its descriptor, then renamed over `path` (rename replaces a
-    link at `path` itself, never its target)."""
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".",
-                               dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            if owner:
-                os.fchown(f.fileno(), *owner)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _own_dir(path, mode, owner):
-    """Make `path` (not following a link there) and give it `owner` (uid, gid) and `mode`."""
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        if owner:
-            os.fchown(fd, *owner)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-
-
-def _check_dir(out_dir):
-    """Refuse a DIR that is a link another account planted (we would write where it points)."""
-    try:
-        st = os.lstat(out_dir)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(st.st_mode) and st.st_uid not in (0, os.geteuid()):
-        raise ValueError("%s is a symbolic link owned by uid %d: refusing to write through it; "
-                         "give its real path" % (out_dir, st.st_uid))
-
-
 def unreachable_parent(out_dir, owner):
     """The first parent folder the broker account cannot enter (e.g. a 0700 home), or None."""
     if not owner:
@@ -242,7 +195,7 @@ def unreachable_parent(out_dir, owner):
 def write_files(out_dir, port, accounts, kiosks, hub_user, hub_port, hub_bind, tls=None):
     """Write the three files (and the TLS certificate and key, when given as (certfile,
     keyfile) paths); return a list of warnings for the operator."""
-    _check_dir(out_dir)
+    safe_files.check_dir(out_dir)
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
     out_dir = os.path.realpath(out_dir)
     owner = _broker_account()
@@ -256,33 +209,22 @@ def write_files(out_dir, port, accounts, kiosks, hub_user, hub_port, hub_bind, t
                         "/etc/mosquitto/civic" % blocked)
         owner = None
     # DIR stays ours (root's): the broker account may read in it, never write there.
-    _own_dir(out_dir, 0o750 if owner else 0o700, owner and (os.geteuid(), owner[1]))
-    _own_dir(os.path.join(out_dir, "data"), 0o700, owner)
-    _adopt_old_persistence(out_dir, owner)
+    safe_files.own_dir(out_dir, 0o750 if owner else 0o700, owner and (os.geteuid(), owner[1]))
+    safe_files.own_dir(os.path.join(out_dir, "data"), 0o700, owner)
+    safe_files.adopt_old_persistence(out_dir, owner)
     if tls and tls is not True:
         for src, name, mode in ((tls[0], "server.crt", 0o644), (tls[1], "server.key", 0o600)):
-            _write(os.path.join(out_dir, name), open(src, encoding="ascii").read(), mode, owner)
-    _write(os.path.join(out_dir, "passwd"), password_text(accounts), 0o600, owner)
-    _write(os.path.join(out_dir, "acl"), acl_text(kiosks, hub_user), 0o600, owner)
+            text = open(src, encoding="ascii").read()
+            safe_files.write(os.path.join(out_dir, name), text, mode, owner)
+    safe_files.write(os.path.join(out_dir, "passwd"), password_text(accounts), 0o600, owner)
+    safe_files.write(os.path.join(out_dir, "acl"), acl_text(kiosks, hub_user), 0o600, owner)
     hub_account = [a for a in accounts if a[0] == hub_user]
-    _write(os.path.join(out_dir, "passwd-hub"), password_text(hub_account), 0o600, owner)
-    _write(os.path.join(out_dir, "acl-hub"), acl_text([], hub_user), 0o600, owner)
-    _write(os.path.join(out_dir, "mosquitto.conf"),
-           conf_text(out_dir, port, len(kiosks), hub_port, hub_bind, bool(tls), bool(blocked)),
-           0o644, None)  # read by root: stays root's
+    safe_files.write(os.path.join(out_dir, "passwd-hub"), password_text(hub_account), 0o600,
+                     owner)
+    safe_files.write(os.path.join(out_dir, "acl-hub"), acl_text([], hub_user), 0o600, owner)
+    conf = conf_text(out_dir, port, len(kiosks), hub_port, hub_bind, bool(tls), bool(blocked))
+    safe_files.write(os.path.join(out_dir, "mosquitto.conf"), conf, 0o644, None)  # root's
     return warnings
-
-
-def _adopt_old_persistence(out_dir, owner):
-    """A broker set up before DIR/data/ existed kept its queued messages in DIR/mosquitto.db:
-    move that file (a plain file only) into data/ once, so an upgrade loses no queued tap."""
-    old, new = os.path.join(out_dir, "mosquitto.db"), os.path.join(out_dir, "data", "mosquitto.db")
-    try:
-        st = os.lstat(old)
-    except FileNotFoundError:
-        return
-    if stat.S_ISREG(st.st_mode) and not os.path.lexists(new):
-        os.rename(old, new)
 
 
 def reload_broker(out_dir):
