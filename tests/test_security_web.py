@@ -152,6 +152,9 @@ def test_attack7_huge_ids_and_nested_json(admin):
     for url in ("/admin/users/%s/delete" % big, "/admin/tokens/%s/revoke" % big):
         r = admin.post(url)
         assert r.status_code == 400, url
+    # alerts already bounded their ids (no such alert): never a 500 either
+    assert admin.post("/alerts/%s/ack" % big).status_code == 302
+    assert admin.post("/api/v1/alerts/%s/ack" % big).status_code == 404
     r = admin.post("/api/v1/questions", data="[" * 100000 + "]" * 100000,
                    content_type="application/json")
     assert r.status_code == 400 and "error" in r.get_json()

@@ -7,8 +7,10 @@
   the open pages tell nobody where their visitors came from.
 - Query parameters whose name starts with "_" are refused (400): they are Flask's url_for
   options (?_method=POST made every page with a JSON-twin link a 500), never ours.
+- A number too large for SQLite (an <int:...> route given 20 digits) is a 400, not a 500.
 """
 from flask import abort, request
+from werkzeug.exceptions import BadRequest
 
 from hub.web.i18n import _
 
@@ -32,6 +34,11 @@ def _headers(resp):
     return resp
 
 
+def _too_large(e):
+    raise BadRequest(description=_("Not a valid id."))
+
+
 def init_app(app):
     app.before_request(_refuse_reserved_params)
+    app.register_error_handler(OverflowError, _too_large)
     app.after_request(_headers)
