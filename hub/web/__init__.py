@@ -14,9 +14,9 @@ from flask import current_app, jsonify, render_template, request
 from hub.alerts.rules import open_count
 from hub.store.connection import open_db
 from hub.store.rollups import set_city_tz
-from hub.web import (admin, alerts, api, auth, charts, db, districts, exports, formatting, health,
-                     heatmap, i18n, kiosk_health, openapi, opendata, overview, questions,
-                     token_usage)
+from hub.web import (account, admin, alerts, api, audit, auth, charts, db, districts, exports,
+                     formatting, headers, health, heatmap, i18n, kiosk_health, openapi, opendata,
+                     overview, questions, token_usage)
 from hub.web.db import get_db
 from hub.web.i18n import _
 
@@ -33,12 +33,15 @@ def init_app(app):
     i18n.init_app(app)
     formatting.init_app(app)
     auth.init_app(app)
+    headers.init_app(app)
     token_usage.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(opendata.bp)
     for page in PAGES:
         app.register_blueprint(page.bp)
-    app.register_blueprint(api.blueprint(*[p.twins for p in PAGES], exports.twins,
+    app.register_blueprint(account.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(api.blueprint(*[p.twins for p in PAGES], audit.twins, exports.twins,
                                          openapi.twins))
     app.jinja_env.globals["charts"] = charts
     app.jinja_env.globals["has_page"] = lambda ep: ep in current_app.view_functions

@@ -1,10 +1,12 @@
 """Admin pages (role admin): kiosks (district, place, coordinates), districts (population),
 staff users. Each change is one transaction; a kiosk's district change moves its counted
-history to the new district in the aggregates (hub/store/rollups.py, move_kiosk)."""
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+history to the new district in the aggregates (hub/store/rollups.py, move_kiosk).
+Every change is also an audit row (hub/web/audit.py), in the same transaction."""
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from hub.store import rollups
-from hub.web import auth
+from hub.store.connection import transaction
+from hub.web import audit, auth
 from hub.web.api import Twins
 from hub.web.auth import login_required
 from hub.web.db import get_db
@@ -16,6 +18,13 @@ twins = Twins()
 
 def _back(endpoint, error=None):
     return redirect(url_for(endpoint, error=error) if error else url_for(endpoint))
+
+
+def _row_id(v):
+    """A row id from the URL: 1 to 18 digits (SQLite integers are 64-bit), else 400."""
+    if not v.isdigit() or len(v) > 18:
+        abort(400, description=_("Not a valid id."))
+    return int(v)
 
 
 @bp.get("/")
@@ -58,6 +67,7 @@ def update_kiosk(db, kiosk, district, place, lat, lon):
         db.execute("UPDATE kiosks SET district = ?, place = ?, lat = ?, lon = ? WHERE id = ?",
                    [district, place, lat, lon, kiosk])
         rollups.move_kiosk(db, kiosk, row[0], district)
+        audit.record(db, "kiosk-update", kiosk=kiosk, district=district, place=place)
 
 
 @bp.post("/kiosks/<kiosk>")
@@ -95,6 +105,7 @@ def set_population(db, name, population):
     with db.conn:
         db.execute("INSERT INTO districts (name, population) VALUES (?, ?) ON CONFLICT (name) "
                    "DO UPDATE SET population = excluded.population", [name, pop])
+        audit.record(db, "district-population", district=name, population=pop)
 
 
 @bp.post("/districts")
@@ -124,33 +135,80 @@ def users():
 def user_add():
     db = get_db()
     try:
-        with db.conn:
+        with transaction(db.conn):
             auth._create_user(db, request.form.get("name"), request.form.get("password"),
                               request.form.get("role"))
+            audit.record(db, "user-create", user=(request.form.get("name") or "").strip(),
+                         role=request.form.get("role"))
     except ValueError as e:
         return _back("admin.users", str(e))
     return _back("admin.users")
 
 
-@bp.post("/users/<int:uid>/delete")
+def _other_user(db, uid):
+    """(name, error): the user with this id, refused when it is the admin's own account."""
+    row = db.execute("SELECT name FROM users WHERE id = ?", [uid]).fetchone()
+    if row and g.user["via"] == "session" and uid == g.user["id"]:
+        return row[0], _("Change your own account at Account, not here.")
+    return (row[0] if row else None), (None if row else _("No such user."))
+
+
+@bp.post("/users/<uid>/delete")
 @login_required("admin")
 def user_delete(uid):
-    db = get_db()
-    row = db.execute("SELECT name FROM users WHERE id = ?", [uid]).fetchone()
-    if row and g.user["via"] == "session" and row[0] == g.user["name"]:
-        return _back("admin.users", _("You cannot remove your own account."))
-    with db.conn:
+    db, uid = get_db(), _row_id(uid)
+    name, error = _other_user(db, uid)
+    if error:
+        return _back("admin.users", error)
+    with transaction(db.conn):
         db.execute("DELETE FROM users WHERE id = ?", [uid])
+        audit.record(db, "user-delete", user=name)
+    return _back("admin.users")
+
+
+@bp.post("/users/<uid>/role")
+@login_required("admin")
+def user_role(uid):
+    db, uid = get_db(), _row_id(uid)
+    name, error = _other_user(db, uid)
+    try:
+        if error:
+            raise ValueError(error)
+        with transaction(db.conn):
+            auth.set_role(db, uid, request.form.get("role"))
+            audit.record(db, "user-role", user=name, role=request.form.get("role"))
+    except ValueError as e:
+        return _back("admin.users", str(e))
+    return _back("admin.users")
+
+
+@bp.post("/users/<uid>/password")
+@login_required("admin")
+def user_password(uid):
+    db, uid = get_db(), _row_id(uid)
+    name, error = _other_user(db, uid)
+    try:
+        if error:
+            raise ValueError(error)
+        with transaction(db.conn):
+            auth.set_password(db, uid, request.form.get("password"))
+            audit.record(db, "user-password", user=name)
+    except ValueError as e:
+        return _back("admin.users", str(e))
     return _back("admin.users")
 
 
 @bp.get("/tokens")
 @login_required("admin")
 def tokens():
-    rows = get_db().execute("SELECT id, role, label, created, last_used FROM tokens "
-                            "ORDER BY created DESC, id DESC").fetchall()
-    return render_template("admin_tokens.html", title=_("API tokens"), tokens=rows,
-                           new_token=None, error=request.args.get("error"))
+    return render_template("admin_tokens.html", title=_("API tokens"),
+                           tokens=_token_rows(get_db()), new_token=None,
+                           error=request.args.get("error"))
+
+
+def _token_rows(db):
+    return db.execute("SELECT id, role, label, created, last_used, expires FROM tokens "
+                      "ORDER BY created DESC, id DESC").fetchall()
 
 
 @bp.post("/tokens")
@@ -158,23 +216,30 @@ def tokens():
 def token_create():
     role = request.form.get("role")
     label = (request.form.get("label") or "").strip()[:80] or None
+    days = (request.form.get("days") or "").strip()
+    db = get_db()
     try:
-        token = auth.create_token(get_db(), role, label)
+        if days and (not days.isdigit() or len(days) > 4):
+            raise ValueError(_("Days must be a whole number from 1 to 3650."))
+        with transaction(db.conn):
+            token = auth.create_token(db, role, label, int(days) if days else None)
+            audit.record(db, "token-create", label=label, role=role, days=days or None)
     except ValueError as e:
         return _back("admin.tokens", str(e))
-    rows = get_db().execute("SELECT id, role, label, created, last_used FROM tokens "
-                            "ORDER BY created DESC, id DESC").fetchall()
     # Shown once, on this response only; the database keeps its hash.
-    return render_template("admin_tokens.html", title=_("API tokens"), tokens=rows,
+    return render_template("admin_tokens.html", title=_("API tokens"), tokens=_token_rows(db),
                            new_token=token, error=None)
 
 
-@bp.post("/tokens/<int:tid>/revoke")
+@bp.post("/tokens/<tid>/revoke")
 @login_required("admin")
 def token_revoke(tid):
-    db = get_db()
-    with db.conn:
+    db, tid = get_db(), _row_id(tid)
+    with transaction(db.conn):
+        row = db.execute("SELECT label, role FROM tokens WHERE id = ?", [tid]).fetchone()
         db.execute("DELETE FROM tokens WHERE id = ?", [tid])
+        if row:
+            audit.record(db, "token-revoke", label=row[0], role=row[1])
     return _back("admin.tokens")
 
 

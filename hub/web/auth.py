@@ -4,6 +4,11 @@ Roles: 'viewer' reads everything staff may see; 'admin' also changes things (kio
 districts, questions, users, alerts settings). Pages use a login session; scripts use
 `Authorization: Bearer TOKEN` (tokens are stored as SHA-256 hashes, shown once).
 Every form carries a CSRF token bound to the session; POSTs without it are refused (400).
+
+A session holds the user's id and session version (users.session_version): logout, a password
+change, a role change and deletion raise or remove it, which ends every session of that user
+at once; ids are never reused (AUTOINCREMENT, hub/store/schema_security.py). Logins are
+throttled per account and per client address (hub/web/throttle.py). Tokens may expire.
 """
 import functools
 import hashlib
@@ -16,6 +21,7 @@ from flask import (Blueprint, abort, current_app, g, jsonify, redirect, render_t
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from hub.store.connection import transaction, using
+from hub.web import throttle
 from hub.web.db import get_db
 from hub.web.i18n import _
 from hub.web.token_usage import record_token_use
@@ -30,13 +36,19 @@ def _check_role(role):
         raise ValueError("role must be one of %s" % ", ".join(ROLES))
 
 
+def _check_password(password):
+    if len(password or "") < MIN_PASSWORD:
+        raise ValueError("password must be at least %d characters" % MIN_PASSWORD)
+    if len(password) > 1024:
+        raise ValueError("password must be at most 1024 characters")
+
+
 def _create_user(db, name, password, role):
     _check_role(role)
     name = (name or "").strip()
     if not name or len(name) > 64:
         raise ValueError("user name must be 1 to 64 characters")
-    if len(password or "") < MIN_PASSWORD:
-        raise ValueError("password must be at least %d characters" % MIN_PASSWORD)
+    _check_password(password)
     if db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
         raise ValueError("user %r already exists" % name)
     db.execute("INSERT INTO users (name, password_hash, role, created) VALUES (?, ?, ?, ?)",
@@ -50,18 +62,42 @@ def add_user(db, name, password, role):
         _create_user(d, name, password, role)
 
 
+def end_sessions(db, uid):
+    """Every session of this user ends (the caller commits)."""
+    db.execute("UPDATE users SET session_version = session_version + 1 WHERE id = ?", [uid])
+
+
+def set_password(db, uid, password):
+    """A new password; every session of the user ends (the caller commits). ValueError."""
+    _check_password(password)
+    db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+               [generate_password_hash(password), uid])
+    end_sessions(db, uid)
+
+
+def set_role(db, uid, role):
+    _check_role(role)
+    db.execute("UPDATE users SET role = ? WHERE id = ?", [role, uid])
+    end_sessions(db, uid)
+
+
 def _hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(db, role, label=None):
+def create_token(db, role, label=None, days=None):
     """Create an API token; returns the token string (only its hash is stored).
+    days: it expires that many days from now (None: never).
     db: an open Database (joins its transaction) or a path."""
     _check_role(role)
+    if days is not None and not (isinstance(days, int) and 0 < days <= 3650):
+        raise ValueError("days must be a whole number from 1 to 3650")
     token = "civic_" + secrets.token_urlsafe(32)
+    now = int(time.time())
     with using(db) as d, transaction(d.conn):
-        d.execute("INSERT INTO tokens (token_hash, role, label, created) VALUES (?, ?, ?, ?)",
-                  [_hash_token(token), role, label, int(time.time())])
+        d.execute("INSERT INTO tokens (token_hash, role, label, created, expires) "
+                  "VALUES (?, ?, ?, ?, ?)", [_hash_token(token), role, label, now,
+                                             now + days * 86400 if days else None])
     return token
 
 
@@ -71,7 +107,8 @@ def _bearer_role():
         return None
     db = get_db()
     h = _hash_token(header[7:].strip())
-    row = db.execute("SELECT id, role FROM tokens WHERE token_hash = ?", [h]).fetchone()
+    row = db.execute("SELECT id, role FROM tokens WHERE token_hash = ? AND "
+                     "(expires IS NULL OR expires > ?)", [h, int(time.time())]).fetchone()
     if not row:
         return None
     record_token_use(row[0])  # written later, in a batch: a GET never writes
@@ -84,9 +121,10 @@ def load_staff():
     g.user = None
     uid = session.get("uid")
     if uid is not None:
-        row = get_db().execute("SELECT name, role FROM users WHERE id = ?", [uid]).fetchone()
-        if row:
-            g.user = {"name": row[0], "role": row[1], "via": "session"}
+        row = get_db().execute("SELECT name, role, session_version FROM users WHERE id = ?",
+                               [uid]).fetchone() if type(uid) is int else None
+        if row and session.get("sv") == row[2]:
+            g.user = {"id": uid, "name": row[0], "role": row[1], "via": "session"}
         else:
             session.clear()
     if g.user is None:
@@ -141,8 +179,10 @@ def _dummy_hash():
 
 
 def _safe_next(target):
-    # Only a path on this site: "//host" and "/\\host" would leave it.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Only a path on this site: "//host" and "/\\host" would leave it, and so would "/\t/host"
+    # (browsers drop tabs and newlines from URLs); control characters would break the header.
+    if target and target.startswith("/") and not target.startswith("//") \
+            and "\\" not in target and all(32 < ord(c) < 127 for c in target):
         return target.rstrip("?")
     return url_for("overview.page")
 
@@ -151,23 +191,44 @@ def _safe_next(target):
 def login():
     error = None
     if request.method == "POST":
-        name = request.form.get("username") or request.form.get("name", "")
-        password = request.form.get("password", "")
-        row = get_db().execute("SELECT id, password_hash FROM users WHERE name = ?",
-                               [name]).fetchone()
+        name = (request.form.get("username") or request.form.get("name", ""))[:64]
+        password = request.form.get("password", "")[:1024]
+        db, addr = get_db(), request.remote_addr
+        known = throttle.known_device(current_app, request.cookies.get(throttle.DEVICE_COOKIE),
+                                      name)
+        wait = throttle.retry_after(db, name, addr, known)
+        if wait:
+            with transaction(db.conn):
+                throttle.failed(db, None, addr)  # a guesser's address stays locked longer
+            secs = int(wait) + 1
+            error = _("Too many failed logins. Try again in %(n)s seconds.", n=secs)
+            return render_template("login.html", error=error), 429, {"Retry-After": str(secs)}
+        row = db.execute("SELECT id, password_hash, session_version FROM users WHERE name = ?",
+                         [name]).fetchone()
         # Hash even for an unknown name, so the answer time does not tell which names exist.
-        if check_password_hash(row[1] if row else _dummy_hash(), password) and row:
+        ok = check_password_hash(row[1] if row else _dummy_hash(), password) and row
+        with transaction(db.conn):
+            (throttle.succeeded if ok else throttle.failed)(db, name, addr)
+        if ok:
             session.clear()
-            session["uid"] = row[0]
+            session["uid"], session["sv"] = row[0], row[2]
             session.permanent = True
             csrf_token()
-            return redirect(_safe_next(request.args.get("next")))
+            resp = redirect(_safe_next(request.args.get("next")))
+            resp.set_cookie(throttle.DEVICE_COOKIE, throttle.device_cookie(current_app, name),
+                            max_age=throttle.DEVICE_MAX_AGE, httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+            return resp
         error = _("Wrong name or password.")
     return render_template("login.html", error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout():
+    if g.user and g.user["via"] == "session":
+        db = get_db()
+        with transaction(db.conn):
+            end_sessions(db, g.user["id"])  # every browser of this user, not only this one
     session.clear()
     return redirect(url_for("auth.login"))
 

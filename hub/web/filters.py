@@ -3,6 +3,11 @@
 Dates are ISO dates (YYYY-MM-DD) in the city's time zone, both ends inclusive. A bad value is
 a BadParam whose message the API returns with status 400. The filters round-trip to a query
 string so every filtered view has a shareable URL.
+
+Bounds (issue 14): a date must lie in FIRST_DATE..LAST_DATE (what a kiosk's tap time may be),
+and a range with both ends at most MAX_SPAN_DAYS long, so no request makes the hub build a
+series of thousands of years (9999-12-31 was a 500; 0001..9999 was 11 MB for a viewer).
+Longer periods are read in pieces of at most that span.
 """
 import datetime
 from dataclasses import dataclass
@@ -12,6 +17,9 @@ from hub.store.days import FAR_FUTURE, FAR_PAST, day_date, day_number
 from protocol.v1 import valid_kiosk_id, valid_question_id
 
 NAMES = ("from", "to", "district", "kiosk", "question")
+FIRST_DATE = datetime.date(2000, 1, 1)
+LAST_DATE = datetime.date(2099, 12, 31)
+MAX_SPAN_DAYS = 3660  # ten years
 
 
 class BadParam(ValueError):
@@ -48,9 +56,12 @@ def _date(name, v):
     try:
         if len(v) != 10:
             raise ValueError
-        return day_number(datetime.date.fromisoformat(v))
+        d = datetime.date.fromisoformat(v)
     except ValueError:
-        raise BadParam("%s: %r is not an ISO date (YYYY-MM-DD)" % (name, v))
+        raise BadParam("%s: %r is not an ISO date (YYYY-MM-DD)" % (name, v[:40]))
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise BadParam("%s: %s is outside %s..%s" % (name, v, FIRST_DATE, LAST_DATE))
+    return day_number(d)
 
 
 def parse(args, allowed=NAMES):
@@ -65,6 +76,9 @@ def parse(args, allowed=NAMES):
         f.end = _date("to", args["to"])
     if f.start is not None and f.end is not None and f.start > f.end:
         raise BadParam("from: %s is after to: %s" % (args["from"], args["to"]))
+    if f.start is not None and f.end is not None and f.end - f.start + 1 > MAX_SPAN_DAYS:
+        raise BadParam("from..to: at most %d days at once; ask for longer periods in pieces"
+                       % MAX_SPAN_DAYS)
     if args.get("district"):
         v = args["district"]
         if len(v) > 64 or any(ord(c) < 32 for c in v):

@@ -13,6 +13,7 @@ from flask import Blueprint, g, jsonify, redirect, request, url_for
 
 import protocol
 from hub.store.rollups import DISTRICT_SCOPES, empty_moods, mood_index
+from hub.web import audit
 from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
@@ -152,8 +153,9 @@ def push(qid):
     db = get_db()
     try:
         with db.conn:
-            push_question(db, qid, request.form.getlist("kiosks"),
-                          request.form.getlist("districts"))
+            pushed = push_question(db, qid, request.form.getlist("kiosks"),
+                                   request.form.getlist("districts"))
+            audit.record(db, "question-push", question=qid, kiosks=[k for k, _r in pushed])
     except ValueError as e:
         return redirect(url_for("questions.questions", error=str(e)))
     return redirect(url_for("questions.questions", question=qid))
@@ -173,7 +175,10 @@ def questions_create_json():
     """JSON: {"id"?, "text": {"en", "nl"?}, "kiosks": [...], "districts": [...]} (admin)."""
     if g.user["role"] != "admin":
         return jsonify(error="admin role needed"), 403
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # deeply nested JSON: not a question, and never a 500
+        body = None
     if not isinstance(body, dict) or not isinstance(body.get("text"), dict):
         return jsonify(error="body: a JSON object with text.en needed"), 400
     for k in ("kiosks", "districts"):
@@ -188,6 +193,9 @@ def questions_create_json():
                                   body["text"].get("nl"), g.user["name"])
             pushed = push_question(db, qid, body.get("kiosks") or [], body.get("districts") or []) \
                 if body.get("kiosks") or body.get("districts") else []
+            audit.record(db, "question-create", question=qid)
+            if pushed:
+                audit.record(db, "question-push", question=qid, kiosks=[k for k, _r in pushed])
     except (ValueError, TypeError) as e:
         return jsonify(error=str(e)), 400
     return jsonify(id=qid, pushed=[{"kiosk": k, "rev": r} for k, r in pushed]), 201
