@@ -17,6 +17,7 @@ from hub.web import audit
 from hub.web.api import Twins, filters
 from hub.web.auth import login_required
 from hub.web.db import get_db
+from hub.web.filters import BadParam
 from hub.web.i18n import _
 from hub.web.render import page, respond
 
@@ -24,14 +25,38 @@ bp = Blueprint("questions", __name__)
 twins = Twins()
 
 
-def results(db, f):
-    """Per question: count, distribution, index, by district; and where it was pushed."""
-    sql = ("SELECT scope, q, value, sum(n) FROM agg_day WHERE kind = 'mood' AND q != '' AND "
-           "(scope = '*' OR (%s)) AND day BETWEEN ? AND ?" % DISTRICT_SCOPES)
-    args = list(f.day_range())
+PER_PAGE = 20
+
+
+def _page_ids(db, f, search, page_no):
+    """The ids of one page of questions, newest first, and how many match."""
+    # Questions staff wrote, and ids that only answers name (data from before a question was
+    # recorded, or seeded): those have no text, so a search never finds them.
+    sql = ("SELECT id, created, text_en, text_nl FROM questions UNION ALL "
+           "SELECT DISTINCT q, 0, NULL, NULL FROM agg_day WHERE scope = '*' AND kind = 'mood' "
+           "AND q != '' AND q NOT IN (SELECT id FROM questions)")
+    sql, args = "SELECT id, created FROM (%s) WHERE 1" % sql, []
     if f.question:
-        sql += " AND q = ?"
+        sql += " AND id = ?"
         args.append(f.question)
+    if search:
+        sql += " AND (instr(lower(id), ?) OR instr(lower(text_en), ?) OR " \
+               "instr(lower(coalesce(text_nl, '')), ?))"
+        args += [search.lower()] * 3
+    total = db.execute("SELECT count(*) FROM (%s)" % sql, args).fetchone()[0]
+    ids = [r[0] for r in db.execute(sql + " ORDER BY created DESC, id LIMIT ? OFFSET ?",
+                                    args + [PER_PAGE, (page_no - 1) * PER_PAGE])]
+    return ids, total
+
+
+def results(db, f, search=None, page_no=1):
+    """One page of questions, newest first: text, created and sent dates, where they were sent
+    and who applied them, answers in the filter's period by value and district."""
+    ids, total = _page_ids(db, f, search, page_no)
+    marks = ", ".join("?" * len(ids))
+    sql = ("SELECT scope, q, value, sum(n) FROM agg_day WHERE kind = 'mood' AND q IN (%s) AND "
+           "(scope = '*' OR (%s)) AND day BETWEEN ? AND ?" % (marks, DISTRICT_SCOPES))
+    args = ids + list(f.day_range())
     if f.district:
         sql += " AND scope IN ('*', ?)"
         args.append("d:" + f.district)
@@ -41,29 +66,51 @@ def results(db, f):
         into = s["city"] if scope == "*" else s["districts"].setdefault(
             scope[2:], empty_moods())
         into[str(value)] += n
-    texts = {r[0]: {"en": r[1], "nl": r[2], "created": r[3]} for r in db.execute(
-        "SELECT id, text_en, text_nl, created FROM questions").fetchall()}
+    info = {r[0]: r[1:] for r in db.execute(
+        "SELECT id, text_en, text_nl, created, created_by FROM questions WHERE id IN (%s)"
+        % marks, ids)}
     pushes = {}
     for q, kiosk, rev, pushed, have in db.execute(
             "SELECT p.question, p.kiosk, p.rev, p.pushed, k.config_rev FROM question_pushes p "
-            "LEFT JOIN kiosks k ON k.id = p.kiosk ORDER BY p.kiosk").fetchall():
+            "LEFT JOIN kiosks k ON k.id = p.kiosk WHERE p.question IN (%s) ORDER BY p.kiosk"
+            % marks, ids).fetchall():
         pushes.setdefault(q, []).append({"kiosk": kiosk, "rev": rev, "pushed": pushed,
                                          "config_rev": have,
                                          "applied": have is not None and have >= rev})
     out = []
-    ids = set(stats) | (set(texts) if not f.question else {f.question} & set(texts))
-    for q in sorted(ids, key=lambda q: (-(texts.get(q, {}).get("created") or 0), q)):
+    for q in ids:
         s = stats.get(q, {"city": empty_moods(), "districts": {}})
+        en, nl, created, by = info.get(q, (None, None, None, None))
+        sent = pushes.get(q, [])
         out.append({
-            "id": q, "text": {k: v for k, v in texts.get(q, {}).items() if k in ("en", "nl") and v},
+            "id": q, "text": {k: v for k, v in (("en", en), ("nl", nl)) if v},
+            "created": created, "created_by": by,
+            "first_sent": min((p["pushed"] for p in sent), default=None),
+            "last_sent": max((p["pushed"] for p in sent), default=None),
             "count": sum(s["city"].values()), "by_value": s["city"],
             "index": mood_index(s["city"]),
             "districts": [{"district": d, "count": sum(bv.values()), "by_value": bv,
                            "index": mood_index(bv)} for d, bv in sorted(s["districts"].items())],
-            "pushed_to": pushes.get(q, []),
-            "applied": sum(p["applied"] for p in pushes.get(q, [])),
+            "pushed_to": sent, "sent_to": len(sent),
+            "applied": sum(p["applied"] for p in sent),
         })
-    return {"questions": out}
+    return {"questions": out, "total": total, "page": page_no,
+            "pages": max(1, -(-total // PER_PAGE)), "per_page": PER_PAGE,
+            "search": search or None}
+
+
+def _listing(db, f):
+    """results() with the request's search and page (BadParam for a bad one)."""
+    search = (request.args.get("search") or "").strip()
+    if len(search) > 100:
+        raise BadParam("search: at most 100 characters")
+    try:
+        page_no = int(request.args.get("page") or 1)
+    except ValueError:
+        raise BadParam("page: a whole number from 1")
+    if not 0 < page_no < 10 ** 6:
+        raise BadParam("page: a whole number from 1")
+    return results(db, f, search, page_no)
 
 
 def create_question(db, qid, text_en, text_nl, user):
@@ -122,10 +169,18 @@ def push_question(db, qid, kiosks=(), districts=()):
     return out
 
 
+def _targets(form):
+    """(kiosks, districts) a form chose: district checkboxes, kiosk checkboxes, and kiosk ids
+    typed into the type-ahead field (comma or space separated), the way without a mouse."""
+    typed = re.split(r"[\s,;]+", form.get("kiosk_ids") or "")
+    kiosks = list(dict.fromkeys(form.getlist("kiosks") + [k for k in typed if k]))
+    return kiosks, form.getlist("districts")
+
+
 @bp.get("/questions")
 @login_required()
 def questions():
-    return page("questions.html", results, title=_("Questions"),
+    return page("questions.html", _listing, title=_("Questions"),
                 twin=url_for("api.questions_json", **request.args),
                 error=request.args.get("error"))
 
@@ -138,8 +193,7 @@ def create():
         with db.conn:
             qid = create_question(db, request.form.get("id"), request.form.get("text_en"),
                                   request.form.get("text_nl"), g.user["name"])
-            kiosks = request.form.getlist("kiosks")
-            districts = request.form.getlist("districts")
+            kiosks, districts = _targets(request.form)
             if kiosks or districts:
                 push_question(db, qid, kiosks, districts)
     except ValueError as e:
@@ -153,8 +207,7 @@ def push(qid):
     db = get_db()
     try:
         with db.conn:
-            pushed = push_question(db, qid, request.form.getlist("kiosks"),
-                                   request.form.getlist("districts"))
+            pushed = push_question(db, qid, *_targets(request.form))
             audit.record(db, "question-push", question=qid, kiosks=[k for k, _r in pushed])
     except ValueError as e:
         return redirect(url_for("questions.questions", error=str(e)))
@@ -163,9 +216,9 @@ def push(qid):
 
 @twins.get("/questions")
 def questions_json():
-    data = results(get_db(), filters())
-    rows = [{"id": q["id"], "text": q["text"], "count": q["count"], "by_value": q["by_value"],
-             "index": q["index"], "sent_to": len(q["pushed_to"]), "applied": q["applied"]}
+    data = _listing(get_db(), filters())
+    rows = [{k: q[k] for k in ("id", "text", "created", "first_sent", "last_sent", "count",
+                                "by_value", "index", "sent_to", "applied")}
             for q in data["questions"]]
     return respond(data, rows, "questions")
 

@@ -31,13 +31,13 @@ def filter_options(db):
 
 def page(template, data_fn, allowed=None, **extra):
     """Render a filtered page, or its 400 page when a filter is bad."""
+    db = get_db()
     try:
         f = parse(request.args, allowed) if allowed else parse(request.args)
+        data = data_fn(db, f)
     except BadParam as e:
         return render_template("error.html", message=str(e)), 400
-    db = get_db()
-    return render_template(template, f=f, data=data_fn(db, f), options=filter_options(db),
-                           **extra)
+    return render_template(template, f=f, data=data, options=filter_options(db), **extra)
 
 
 def flat(row, prefix=""):
