@@ -23,7 +23,7 @@ def _svg(w, h, title, body, desc=""):
         % (w, h, w, h, escape(title), escape(desc), body))
 
 
-def bars(items, title, desc="", colours=None, width=480, bar_h=26, fmt=None):
+def bars(items, title, desc="", colours=None, width=520, bar_h=26, fmt=None, label_w=170):
     """Horizontal bars: items = [(label, value)]. One colour unless colours mean something
     (e.g. the mood scale), so no colour suggests a meaning it does not have."""
     colours = colours or [PALETTE[0]]
@@ -31,12 +31,12 @@ def bars(items, title, desc="", colours=None, width=480, bar_h=26, fmt=None):
     parts = []
     for i, (label, value) in enumerate(items):
         y = i * (bar_h + 8) + 4
-        w = int((width - 200) * (value or 0) / top)
+        w = int((width - label_w - 70) * (value or 0) / top)
         parts.append('<text x="0" y="%d" class="lbl">%s</text>' % (y + bar_h * 0.7, escape(label)))
-        parts.append('<rect x="130" y="%d" width="%d" height="%d" fill="%s"/>'
-                     % (y, max(w, 1), bar_h, colours[i % len(colours)]))
+        parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>'
+                     % (label_w, y, max(w, 1), bar_h, colours[i % len(colours)]))
         parts.append('<text x="%d" y="%d" class="val">%s</text>'
-                     % (136 + w, y + bar_h * 0.7, escape((fmt or _num)(value or 0))))
+                     % (label_w + 6 + w, y + bar_h * 0.7, escape((fmt or _num)(value or 0))))
     return _svg(width, len(items) * (bar_h + 8) + 8, title, "".join(parts), desc)
 
 
@@ -63,7 +63,9 @@ def line(points, title, desc="", lo=None, hi=None, colour=PALETTE[0], width=640,
     top = max(vals + [1])
     lo = min(vals + [0]) if lo is None else lo
     yt = ticks(lo, top if hi is None else hi)
-    hi = max(yt[-1], top) if hi is None else hi
+    if hi is None and yt[-1] < top:   # one more round tick above the highest value
+        yt.append(yt[-1] + (yt[1] - yt[0] if len(yt) > 1 else 1))
+    hi = yt[-1] if hi is None else hi
     span = (hi - lo) or 1
     n = max(len(points) - 1, 1)
     left, bottom = 56, height - 36
@@ -150,9 +152,8 @@ def heat(grid, rows, cols, title, desc="", cell=22, fmt=None, legend=("low", "hi
         parts.append('<rect x="%d" y="%d" width="%d" height="16" fill="%s"><title>%s</title>'
                      '</rect>' % (60 + k * 26, y, 24, shade(v), escape(fmt(v))))
     parts.append('<text x="%d" y="%d" class="lbl">%s (%s – %s)</text>'
-                 '<rect x="%d" y="%d" width="16" height="16" fill="#eeeeee"/>'
-                 '<text x="%d" y="%d" class="lbl">%s</text></g>'
+                 '<rect x="60" y="%d" width="24" height="16" fill="#eeeeee"/>'
+                 '<text x="92" y="%d" class="lbl">%s</text></g>'
                  % (196, y + 14, escape(fmt(top)), escape(legend[0]), escape(legend[1]),
-                    40 + len(cols) * cell - 90, y, 40 + len(cols) * cell - 70, y + 14,
-                    escape(legend[2] if len(legend) > 2 else "no data")))
-    return _svg(40 + len(cols) * cell, y + 24, title, "".join(parts), desc)
+                    y + 22, y + 36, escape(legend[2] if len(legend) > 2 else "no data")))
+    return _svg(40 + len(cols) * cell, y + 44, title, "".join(parts), desc)
