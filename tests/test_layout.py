@@ -99,3 +99,12 @@ def test_only_the_app_factory_and_the_cli_at_the_top():
             assert os.path.exists(os.path.join(full, "__init__.py")), d
             doc = ast.get_docstring(ast.parse(open(os.path.join(full, "__init__.py")).read()))
             assert doc, "hub/%s/__init__.py says what the folder holds" % d
+
+
+def test_every_hub_module_is_named_in_the_architecture_page():
+    """docs/ARCHITECTURE.md lets a newcomer find the file for each part: a new module must be
+    named there too."""
+    text = open(os.path.join(ROOT, "docs", "ARCHITECTURE.md"), encoding="utf-8").read()
+    missing = [p for p in _modules().values()
+               if not p.endswith("__init__.py") and os.path.basename(p) not in text]
+    assert not missing, "modules docs/ARCHITECTURE.md does not name: %s" % missing

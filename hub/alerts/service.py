@@ -6,11 +6,11 @@ applies the rules (rules.py), queues a notification for each alert that opened o
 busy timeout, a receiver down) is logged and tried again next round; it never stops the loop.
 """
 import logging
-import threading
 import time
 
 from hub.alerts import notify, rules, settings
 from hub.common.logs import kv
+from hub.common.loop import BackgroundLoop
 from hub.store.connection import open_db, transaction
 
 log = logging.getLogger("civic.alerts")
@@ -30,33 +30,8 @@ def run_once(db, now=None):
     return events
 
 
-class AlertService:
+class AlertService(BackgroundLoop):
+    """The alert loop for `civic serve`: run_once() every every_s seconds."""
+
     def __init__(self, db_path, every_s=EVERY_S):
-        self.db_path = db_path
-        self.every_s = every_s
-        self.rounds = 0               # completed rounds, for tests and /healthz
-        self._stop = threading.Event()
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="civic-alerts", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout=10):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def _run(self):
-        db = open_db(self.db_path)
-        try:
-            while not self._stop.is_set():
-                try:
-                    run_once(db)
-                    self.rounds += 1
-                except Exception as e:  # keep the loop alive; the next round tries again
-                    log.error(kv("alerts_failed", error=repr(e)))
-                self._stop.wait(self.every_s)
-        finally:
-            db.conn.close()
+        super().__init__("alerts", lambda: open_db(db_path), run_once, every_s)

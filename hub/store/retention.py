@@ -13,10 +13,10 @@ prune() is run by `civic prune` and by Housekeeping, the background loop of `civ
 never by a request. Library functions take the caller's connection.
 """
 import logging
-import threading
 import time
 
 from hub.common.logs import kv
+from hub.common.loop import BackgroundLoop
 from hub.store.connection import open_db, transaction
 
 log = logging.getLogger("civic.retention")
@@ -105,36 +105,15 @@ def prune(db, now=None):
     }
 
 
-class Housekeeping:
-    """`civic serve`'s background loop: prune() now and every EVERY_S seconds, with its own
-    connection. A failed round is logged and tried again next time."""
-    EVERY_S = 3600.0
+EVERY_S = 3600.0
+
+
+def _round(db):
+    log.info(kv("pruned", **prune(db)))
+
+
+class Housekeeping(BackgroundLoop):
+    """`civic serve`'s retention loop: prune() now and every every_s seconds."""
 
     def __init__(self, db_path, every_s=EVERY_S):
-        self.db_path, self.every_s = db_path, every_s
-        self.rounds = 0
-        self._stop = threading.Event()
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="civic-housekeeping", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout=10):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def _run(self):
-        db = open_db(self.db_path)
-        try:
-            while not self._stop.is_set():
-                try:
-                    log.info(kv("pruned", **prune(db)))
-                    self.rounds += 1
-                except Exception as e:  # keep the loop alive; the next round tries again
-                    log.error(kv("prune_failed", error=repr(e)))
-                self._stop.wait(self.every_s)
-        finally:
-            db.conn.close()
+        super().__init__("housekeeping", lambda: open_db(db_path), _round, every_s)
