@@ -86,7 +86,7 @@ def test_build_layout_and_manifest_errors(tmp_path):
     out = tmp_path / "out"
     info = kiosk_build.build(str(out), firmware_dir=str(fw))
     assert sorted(info["files"]) == ["app.mpy", "lib/protocol/__init__.mpy",
-                                     "lib/protocol/v1.mpy", "main.py"]
+                                     "lib/protocol/receipts.mpy", "lib/protocol/v1.mpy", "main.py"]
     assert sorted(os.listdir(out)) == ["app.mpy", "build.json", "lib", "main.py"]
     assert (out / "app.mpy").read_bytes()[:2] == b"M\x06"  # .mpy v6
     # The build runs on MicroPython as the flash root: main.py, modules, lib/protocol.
