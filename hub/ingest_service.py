@@ -70,8 +70,11 @@ class Ingest:
         self.link = MqttLink(broker, self._received, user=user, password=password,
                              client_id=client_id, share=share, ca=ca,
                              on_connected=self._configs_due, on_published=self._published)
-        self._pending = {}          # mid -> (kiosk, rev) of config publishes awaiting PUBACK
-        self._lock = threading.Lock()
+        # mid -> (kiosk, rev) of config publishes awaiting PUBACK. Only the batch thread touches
+        # it: the network thread reports connects and PUBACKs as _Events, and never waits on a
+        # lock of ours (paho calls on_publish holding its own message lock, which publish()
+        # takes too: a lock here taken on both threads deadlocked the ingest).
+        self._pending = {}
         self._configs_at = 0.0      # next time kiosk_configs is checked
         self._thread = None
         self.error = None
@@ -179,7 +182,11 @@ class Ingest:
                 if item.what == "stop":
                     stop = True
                 elif item.what == "published":
-                    self._mark_published(*item.args)
+                    done = self._pending.pop(item.args[0], None)
+                    if done:
+                        self._mark_published(*done)
+                elif item.what == "connected":
+                    self._pending.clear()   # publishes of the old connection are resent
             else:
                 batch.extend(item)   # carry is a fresh list (a slice) each time
             if len(batch) >= self.batch_max:
@@ -227,10 +234,9 @@ class Ingest:
 
     # -- configs for the kiosks ------------------------------------------------------------
     def _configs_due(self):
-        with self._lock:
-            self._pending.clear()   # publishes of the old connection are resent below
+        # On the network thread: the batch loop clears _pending and publishes again.
         self._configs_at = 0.0
-        self.q.put(_Event("wake"))
+        self.q.put(_Event("connected"))
 
     def _publish_configs(self):
         self._configs_at = time.monotonic() + CONFIG_POLL_S
@@ -238,24 +244,22 @@ class Ingest:
             return
         rows = self.db.execute("SELECT kiosk, rev, payload FROM kiosk_configs "
                                "WHERE published IS NULL ORDER BY updated").fetchall()
+        waiting = set(self._pending.values())
         for kiosk, rev, payload in rows:
-            with self._lock:
-                if (kiosk, rev) in self._pending.values():
-                    continue
-                try:
-                    t = protocol.topic(kiosk, "config")
-                except protocol.ProtocolError as e:
-                    log.error(kv("config_skipped", kiosk=kiosk, error=str(e)))
-                    continue
-                mid = self.link.publish(t, payload.encode(), retain=True)
-                if mid is not None:
-                    self._pending[mid] = (kiosk, rev)
+            if (kiosk, rev) in waiting:
+                continue
+            try:
+                t = protocol.topic(kiosk, "config")
+            except protocol.ProtocolError as e:
+                log.error(kv("config_skipped", kiosk=kiosk, error=str(e)))
+                continue
+            mid = self.link.publish(t, payload.encode(), retain=True)
+            if mid is not None:
+                self._pending[mid] = (kiosk, rev)
 
     def _published(self, mid):
-        with self._lock:
-            done = self._pending.pop(mid, None)
-        if done:
-            self.q.put(_Event("published", *done))
+        # On the network thread, inside paho's message lock: hand over, never wait here.
+        self.q.put(_Event("published", mid))
 
     def _mark_published(self, kiosk, rev):
         with transaction(self.db.conn):
