@@ -24,7 +24,7 @@ import time
 import sqlite_utils
 
 import protocol
-from hub import gaps, registry, rollups
+from hub import config_heal, gaps, registry, rollups
 from hub.db import open_db
 
 log = logging.getLogger("civic.ingest")
@@ -63,8 +63,8 @@ def _parse_topic(topic):
 
 
 def classify(topic, payload):
-    """-> ("taps", kiosk, (boot, rows)) | ("status", kiosk, decoded) | ("reject", kiosk, reason),
-    rows as protocol.decode_tap_rows gives them. Never raises: whatever arrives is either
+    """-> ("taps", kiosk, (boot, rows, settled)) | ("status", kiosk, decoded) |
+    ("reject", kiosk, reason), as protocol.decode_tap_batch gives them. Never raises: whatever arrives is either
     understood or refused with a reason."""
     if isinstance(payload, str):
         payload = payload.encode("utf-8", "surrogatepass")
@@ -76,7 +76,7 @@ def classify(topic, payload):
         return ("reject", None, "topic: unreadable (%s)" % type(e).__name__)
     try:
         if channel == "taps":
-            decoded = protocol.decode_tap_rows(payload)
+            decoded = protocol.decode_tap_batch(payload)  # (boot, rows, settled)
             # The kiosk is named by the topic (the broker's ACL pins it); a payload that names
             # another one is forged or misrouted.
             if b'"kiosk"' in bytes(payload):
@@ -120,7 +120,8 @@ def _insert_taps(db, items):
     by_kiosk = {}
     seen = {}       # kiosk -> latest receive time, for kiosks.last_seen
     dups = 0
-    for kiosk, (boot, taps), received in items:
+    for kiosk, decoded, received in items:
+        boot, taps = decoded[0], decoded[1]   # (boot, rows) or (boot, rows, settled)
         rows = by_kiosk.get(kiosk)
         if rows is None:
             rows = by_kiosk[kiosk] = {}
@@ -204,6 +205,7 @@ class Writer:
                 elif what == "status":
                     out.append(("status", registry.apply_status(conn, kiosk, detail, received,
                                                                 retain)))
+                    config_heal.check_status(conn, kiosk, detail)
                 else:
                     conn.execute("INSERT INTO rejects (received, topic, kiosk, reason, payload) "
                                  "VALUES (?, ?, ?, ?, ?)",

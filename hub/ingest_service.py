@@ -15,7 +15,8 @@ What the hub holds received and not yet committed is bounded (HOLD_MAX_BYTES): b
 network thread waits for the next commit, and the broker keeps the rest queued for our
 persistent session. So memory stays bounded whatever the broker's in-flight window is.
 The loop also publishes kiosk_configs rows not yet published (retained, QoS 1) and marks them
-published on the broker's PUBACK.
+published on the broker's PUBACK (hub/config_heal.py clears the mark when a config needs to go
+again), and after each commit the kiosks' receipts (hub/receipts.py), coalesced.
 """
 import collections
 import logging
@@ -24,11 +25,13 @@ import threading
 import time
 
 import protocol
+from hub import config_heal
 from hub.committers import ProcessCommitter, ThreadCommitter, WriterDied
 from hub.db import open_db
 from hub.ingest import BATCH_MAX, CONFIG_POLL_S, kv, prepared, transaction
 from hub.metrics import Metrics
 from hub.mqtt_link import MqttLink
+from hub.receipts import Receipts
 
 log = logging.getLogger("civic.ingest")
 
@@ -76,6 +79,7 @@ class Ingest:
         # takes too: a lock here taken on both threads deadlocked the ingest).
         self._pending = {}
         self._configs_at = 0.0      # next time kiosk_configs is checked
+        self.receipts = Receipts()  # batch thread only
         self._thread = None
         self.error = None
 
@@ -168,13 +172,18 @@ class Ingest:
                     return                # stopping, batch not committed: never acked
             if time.monotonic() >= self._configs_at:
                 self._publish_configs()
+            self._publish_receipts()
 
     def _gather(self, carry, wait):
         """-> (batch of at most batch_max messages, the rest, stop seen). Blocks (up to
-        CONFIG_POLL_S) only when wait and nothing is at hand."""
+        CONFIG_POLL_S, or until the next receipt is due) only when wait and nothing is at hand."""
         batch, stop = carry or [], False
         try:
-            item = self.q.get(timeout=CONFIG_POLL_S) if wait and not batch else self.q.get_nowait()
+            timeout = CONFIG_POLL_S    # or less when a coalesced receipt falls due sooner
+            if self.link.connected:
+                timeout = self.receipts.wait(time.monotonic(), CONFIG_POLL_S)
+            item = self.q.get(timeout=timeout) if wait and not batch and timeout > 0 \
+                else self.q.get_nowait()
         except queue.Empty:
             item = None
         while item is not None:
@@ -187,6 +196,8 @@ class Ingest:
                         self._mark_published(*done)
                 elif item.what == "connected":
                     self._pending.clear()   # publishes of the old connection are resent
+                    if not item.args[0]:
+                        self._broker_forgot()
             else:
                 batch.extend(item)   # carry is a fresh list (a slice) each time
             if len(batch) >= self.batch_max:
@@ -224,6 +235,7 @@ class Ingest:
                 return False
         inflight.popleft()
         self.metrics.record(detail)
+        self.receipts.note_batch([p for p, _m in batch])
         msgs = [m for _p, m in batch]
         self.link.ack(msgs)  # arrival order, as MQTT expects
         with self._room:
@@ -236,7 +248,7 @@ class Ingest:
     def _configs_due(self):
         # On the network thread: the batch loop clears _pending and publishes again.
         self._configs_at = 0.0
-        self.q.put(_Event("connected"))
+        self.q.put(_Event("connected", self.link.session_present))
 
     def _publish_configs(self):
         self._configs_at = time.monotonic() + CONFIG_POLL_S
@@ -268,4 +280,19 @@ class Ingest:
         self.metrics.configs_published += 1
         log.info(kv("config_published", kiosk=kiosk, rev=rev))
 
+    # -- receipts, and healing what a broker forgot ------------------------------------------
+    def _publish_receipts(self):
+        if not self.link.connected or not self.receipts.dirty:
+            return
+        for kiosk, payload in self.receipts.due(time.monotonic()):
+            if self.link.publish(protocol.topic(kiosk, "receipt"), payload, retain=True) is None:
+                self.receipts.again(kiosk)
+            else:
+                self.metrics.receipts_published += 1
 
+    def _broker_forgot(self):
+        """session_present=0: the broker may have lost its retained configs and receipts too."""
+        with transaction(self.db.conn):
+            n = config_heal.republish_all(self.db.conn)
+        self.receipts.all_again()
+        log.info(kv("broker_session_lost", configs_again=n, receipts_again=len(self.receipts.kiosks)))

@@ -94,3 +94,73 @@ def test_many_configs_at_once_are_all_published(hubdb, mq):
         assert ing.metrics.configs_published == 900
     finally:
         stop(ing)
+
+
+def status(kiosk, **fields):
+    return protocol.encode_status(True, fw="1.0.0", boot=1, uptime=5, queue=0,
+                                  ts=int(time.time()), **fields)
+
+
+def test_a_kiosk_reporting_an_older_config_gets_it_again(hubdb, mq):
+    from tests.support.ingest_tools import Publisher
+    ing = start(hubdb, mq)
+    pub = Publisher(mq.port)
+    try:
+        push(hubdb, ["k1", "k2", "k3"], 4)
+        assert wait_until(lambda: count(hubdb, "SELECT count(*) FROM kiosk_configs "
+                                                "WHERE published IS NOT NULL") == 3, 10)
+        # The broker loses the retained configs (as a broker that crashed before its save).
+        for k in ("k1", "k2", "k3"):
+            pub.raw(protocol.topic(k, "config"), b"", retain=True)
+        assert pub.wait()
+        before = ing.metrics.configs_published
+        pub.raw(protocol.topic("k1", "status"), status("k1", config_rev=3))   # older
+        pub.raw(protocol.topic("k2", "status"), status("k2", config_rev=4))   # current
+        pub.raw(protocol.topic("k3", "status"), status("k3"))                 # none at all
+        assert pub.wait()
+        sub = Retained(mq.port)
+        try:
+            assert wait_until(lambda: set(sub.got) == {"k1", "k3"}, 10), sub.got
+            assert json.loads(sub.got["k1"])["rev"] == 4
+        finally:
+            sub.close()
+        assert wait_until(lambda: ing.metrics.configs_published == before + 2, 10)
+        assert count(hubdb, "SELECT count(*) FROM kiosk_configs WHERE published IS NULL") == 0
+    finally:
+        pub.close()
+        stop(ing)
+
+
+def test_configs_and_receipts_go_again_when_the_broker_lost_the_session(tmp_path, hubdb, mq):
+    import shutil
+    from tests.support.ingest_tools import Publisher
+    from tests.support.procs import Mosquitto
+    ing = start(hubdb, mq)
+    fresh = None
+    try:
+        push(hubdb, ["k1", "k2"], 2)
+        assert wait_until(lambda: count(hubdb, "SELECT count(*) FROM kiosk_configs "
+                                                "WHERE published IS NOT NULL") == 2, 10)
+        pub = Publisher(mq.port)
+        pub.taps("k1", range(1, 11))
+        assert pub.wait()
+        pub.close()
+        assert wait_until(lambda: ing.metrics.receipts_published >= 1, 10)
+        # A new, empty broker on the same port: no session, no retained message. The hub
+        # reconnects with session_present=0 and publishes both again, unasked.
+        mq.kill()
+        shutil.rmtree(mq.dir)
+        fresh = Mosquitto(tmp_path / "fresh", port=mq.port).start()
+        configs = Retained(fresh.port)
+        receipts = Retained(fresh.port, "civic/v1/+/receipt")
+        try:
+            assert wait_until(lambda: set(configs.got) == {"k1", "k2"}, 40), configs.got
+            assert wait_until(lambda: "k1" in receipts.got, 10)
+            assert protocol.decode_receipt(receipts.got["k1"]) == (10, [])
+        finally:
+            configs.close()
+            receipts.close()
+    finally:
+        stop(ing)
+        if fresh:
+            fresh.kill()
