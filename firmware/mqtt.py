@@ -67,8 +67,14 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
     return publish_head(topic, len(payload), qos, retain, pid, dup) + bytes(payload)
 
 
-def subscribe_packet(pid, topic, qos):
-    return _packet(0x82, struct.pack("!H", pid) + _str(topic) + bytes([qos]))
+def subscribe_packet(pid, topics, qos):
+    """topics: one topic filter or a list of them, all at the same QoS, in one SUBSCRIBE."""
+    if not isinstance(topics, list):
+        topics = [topics]
+    body = struct.pack("!H", pid)
+    for t in topics:
+        body += _str(t) + bytes([qos])
+    return _packet(0x82, body)
 
 
 def parse_url(url):
@@ -100,6 +106,7 @@ class MQTTClient:
         self.connected = False
         self.lock = asyncio.Lock()
         self.acks = {}        # pid -> asyncio.Event, set by the reader on PUBACK/SUBACK
+        self.granted = b""    # return codes of the last SUBACK (0x80: refused, e.g. by ACL)
         self.pid = 0
         self.gen = 0          # bumped by close(): a waiter woken by a lost connection sees it
         self.last_rx = 0
@@ -172,6 +179,8 @@ class MQTTClient:
                 first, body = await self._read_packet()
                 kind = first & 0xF0
                 if kind in (0x40, 0x90):  # PUBACK, SUBACK
+                    if kind == 0x90:
+                        self.granted = bytes(body[2:])
                     ev = self.acks.pop(struct.unpack_from("!H", body, 0)[0], None)
                     if ev:
                         ev.set()
@@ -233,8 +242,10 @@ class MQTTClient:
         await self._exchange(data, pid, timeout_ms, "PUBACK")
 
     async def subscribe(self, topic, qos=1, timeout_ms=10000):
+        """One topic or a list (one round trip); -> the SUBACK's return code per topic."""
         pid = self._next_pid()
         await self._exchange(subscribe_packet(pid, topic, qos), pid, timeout_ms, "SUBACK")
+        return self.granted
 
     async def _exchange(self, data, pid, timeout_ms, ack):
         """Send one packet and, when it has a packet id, wait for its ack (PUBACK, SUBACK).
