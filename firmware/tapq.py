@@ -202,14 +202,6 @@ class TapQueue:
                     return out
         return out
 
-    def ack(self, taps):
-        """The hub has the taps, the oldest queued ones (tests; the sender uses settle())."""
-        if not taps:
-            return
-        self.done = max(self.done, taps[-1][0])
-        self.count = max(0, self.count - len(taps))
-        self._drop_settled()
-
     def settle(self, covered):
         """Move `done` over the oldest queued taps while covered(seq) (a receipt covers them),
         deleting the files wholly settled. Stops at the first tap not covered. A generator, one
