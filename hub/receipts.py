@@ -51,11 +51,22 @@ class Receipts:
 
     def note_batch(self, items):
         """A committed batch of hub.ingest.prepared items: feed its taps messages in."""
+        kiosks, dirty = self.kiosks, self.dirty
         for p in items:
             v = p[0]
-            if v[0] == "taps":
-                d = v[2]
-                self.committed(v[1], [r[0] for r in d[1]], d[2] if len(d) > 2 else None)
+            if v[0] != "taps":
+                continue
+            d = v[2]
+            rows = d[1]
+            settled = d[2] if len(d) > 2 else None
+            st = kiosks.get(v[1])
+            # Fast path, most messages under load: one tap, next after upto, no ranges held.
+            if st is not None and len(rows) == 1 and not st[1] and (settled or 0) <= st[0] \
+                    and 0 <= rows[0][0] - st[0] <= 1:
+                st[0] = rows[0][0]
+                dirty[v[1]] = True
+                continue
+            self.committed(v[1], [r[0] for r in rows], settled)
 
     def due(self, now):
         """-> [(kiosk, payload)] to publish now; those kiosks are clean until their next news."""
