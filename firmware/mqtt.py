@@ -68,12 +68,13 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
 
 
 def subscribe_packet(pid, topics, qos):
-    """topics: one topic filter or a list of them, all at the same QoS, in one SUBSCRIBE."""
+    """topics: one topic filter or a list of them in one SUBSCRIBE; qos: one for all, or a
+    list with one per topic."""
     if not isinstance(topics, list):
         topics = [topics]
     body = struct.pack("!H", pid)
-    for t in topics:
-        body += _str(t) + bytes([qos])
+    for i in range(len(topics)):
+        body += _str(topics[i]) + bytes([qos[i] if isinstance(qos, list) else qos])
     return _packet(0x82, body)
 
 
