@@ -1,11 +1,11 @@
 """bench/ingest: the hub's ingest against a bare subscriber and a naive one, same broker, same run.
 
-Simulated kiosks publish taps through a real Mosquitto (hub/deploy/mosquitto.conf settings)
+Simulated kiosks publish taps through a real Mosquitto (hub/fleet/deploy/mosquitto.conf settings)
 from PUBLISHERS concurrent processes (paho, QoS 1). Most messages carry one tap (a kiosk sends
 each press at once); one in ten is a backlog drain of 2..50 taps (a kiosk back from an outage).
 Subscribers, each in its own process and with a fresh stream of taps:
   baseline: a bare paho subscriber that only counts taps (what the broker path can deliver),
-  hub:      hub.ingest_service.Ingest, exactly what `civic serve`/`civic ingest` run, counted
+  hub:      hub.ingest.service.Ingest, exactly what `civic serve`/`civic ingest` run, counted
             when committed; afterwards lost/duplicates are checked against its database,
   naive:    per message, INSERT each tap and commit (default sqlite3 settings); 20,000 taps.
 Two ways to run each, baseline and hub alternating for ROUNDS rounds (medians count):
@@ -117,7 +117,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="civic-bench-ingest-")
     extra = ["user root"] if os.geteuid() == 0 else []
     broker = Mosquitto(os.path.join(tmp, "broker"), extra=extra).start()
-    print("mosquitto on port %d with hub/deploy/mosquitto.conf; %d publishers x %d kiosks, "
+    print("mosquitto on port %d with hub/fleet/deploy/mosquitto.conf; %d publishers x %d kiosks, "
           "%d taps per round" % (broker.port, PUBLISHERS, KIOSKS_PER_PUBLISHER,
                                  per_kiosk * PUBLISHERS * KIOSKS_PER_PUBLISHER), flush=True)
     try:

@@ -174,7 +174,7 @@ def role_naive(a):
 
 
 def role_hub(a):
-    from hub.ingest_service import Ingest
+    from hub.ingest.service import Ingest
     url = "mqtt://127.0.0.1:%d" % a.port
     if a.mode == "drain":   # the hub was running once (its session exists), now it is down
         ing = Ingest(a.db, url, client_id=a.cid, mode="process").start()

@@ -63,10 +63,6 @@ def publish_head(topic, n, qos=0, retain=False, pid=0, dup=False):
     return bytes(_header(first, len(var) + n)) + var
 
 
-def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
-    return publish_head(topic, len(payload), qos, retain, pid, dup) + bytes(payload)
-
-
 def subscribe_packet(pid, topics, qos):
     """topics: one topic filter or a list of them in one SUBSCRIBE; qos: one for all, or a
     list with one per topic."""

@@ -1,4 +1,4 @@
-"""Press hygiene: debouncing (board side) and the misuse rules (CONTRACT section 2).
+"""Press hygiene: debouncing (board side) and the misuse rules (docs/PROTOCOL.md).
 
 Misuse rules: a press of a button within `cooldown_ms` of that button's last ACCEPTED press is
 dropped, and so is any press beyond `burst_max` accepted presses in the last `burst_window_ms`;

@@ -4,6 +4,7 @@ Each command parses its options and calls one function in the module that owns t
 errors from those become clear messages (CivicError -> "Error: ..." and exit 1).
 Every hub command takes --db (default civic.db, or $CIVIC_DB).
 """
+import json
 import sys
 
 import click
@@ -36,7 +37,7 @@ class CivicGroup(click.Group):
     """Turns errors of the hub's library that a user can act on into CivicError messages."""
 
     def invoke(self, ctx):
-        from hub.db import DatabaseUnavailable
+        from hub.store.connection import DatabaseUnavailable
         try:
             return super().invoke(ctx)
         except DatabaseUnavailable as e:
@@ -58,12 +59,32 @@ def cli():
 @click.option("--port", default=8080, show_default=True, type=int, help="HTTP port.")
 @click.option("--client-id", default="civic-hub", show_default=True, envvar="CIVIC_MQTT_CLIENT_ID",
               help="Stable MQTT client id: the broker keeps this session's queue while it is down.")
+@click.option("--share", default=None, metavar="GROUP",
+              help="Also take taps through the shared subscription $share/GROUP/..., beside "
+                   "`civic ingest --share GROUP` workers (each with its own --client-id).")
 @db_option
-def serve(broker, user, password, ca, host, port, client_id, db):
+def serve(broker, user, password, ca, host, port, client_id, share, db):
     """Run the hub: MQTT ingest and the web dashboard/API."""
-    from hub.serve import run_serve
-    run_serve(broker=broker, user=user, password=password, host=host, port=port, db=db,
-              client_id=client_id, ca=ca)
+    from hub import create_app
+    from hub.alerts.service import AlertService
+    from hub.common.logs import setup_logging
+    from hub.ingest.run import start_ingest
+    from hub.store.retention import Housekeeping
+    from hub.web.server import run_web
+    from hub.store.connection import exposure_warnings
+    setup_logging()
+    for w in exposure_warnings(db):
+        click.echo("warning: " + w, err=True)
+    ingest = start_ingest(broker, user, password, db, client_id, share, ca)
+    parts = [ingest]
+    try:
+        app = create_app({"DATABASE": db, "INGEST": ingest})
+        parts.insert(0, AlertService(db).start())
+        parts.insert(0, Housekeeping(db).start())  # retention: hub/store/retention.py
+    except BaseException:
+        ingest.stop()
+        raise
+    run_web(app, host, port, parts)
 
 
 @cli.command()
@@ -79,7 +100,7 @@ def serve(broker, user, password, ca, host, port, client_id, db):
 @db_option
 def ingest(broker, user, password, ca, share, client_id, db):
     """Run the MQTT ingest alone (no web), e.g. as one of several shared-subscription workers."""
-    from hub.serve import run_ingest
+    from hub.ingest.run import run_ingest
     run_ingest(broker=broker, user=user, password=password, db=db, client_id=client_id,
                share=share, ca=ca)
 
@@ -90,7 +111,7 @@ def ingest(broker, user, password, ca, share, client_id, db):
 @db_option
 def demo(kiosks, port, db):
     """Run everything on one machine: embedded broker, hub and simulated kiosks."""
-    from hub.demo import run_demo
+    from hub.demo.run import run_demo
     run_demo(kiosks=kiosks, http_port=port, db=db)
 
 
@@ -105,7 +126,7 @@ def user():
 @db_option
 def user_add(name, role, db):
     """Add a staff account; the password is read from stdin."""
-    from hub import auth
+    from hub.web import auth
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -118,6 +139,43 @@ def user_add(name, role, db):
 
 
 @cli.group()
+def alerts():
+    """When alerts open, and who is told (webhook, e-mail)."""
+
+
+@alerts.command("config")
+@click.option("--offline-minutes", type=int, help="Alert when a kiosk is offline this long.")
+@click.option("--heartbeat-seconds", type=int,
+              help="The kiosks' status interval; silent for three of them is offline.")
+@click.option("--webhook", metavar="URL", help="POST each alert that opens or ends here "
+              "(JSON, signed: X-Civic-Signature); '' turns it off.")
+@click.option("--rotate-secret", is_flag=True, help="A new signing secret for the webhook.")
+@click.option("--smtp", metavar="HOST:PORT", help="Mail alerts through this SMTP server; '' "
+              "turns mail off.")
+@click.option("--email", metavar="ADDR", help="Where alert mails go (with --smtp).")
+@click.option("--email-from", metavar="ADDR", help="The sender of alert mails.")
+@click.option("--language", type=click.Choice(["en", "nl"]), help="Language of the messages.")
+@db_option
+def alerts_config(offline_minutes, heartbeat_seconds, webhook, rotate_secret, smtp, email,
+                  email_from, language, db):
+    """Change and print the alert settings (JSON; the webhook's secret included)."""
+    from hub.alerts import settings
+    from hub.store.connection import using
+    given = {"alert_offline_minutes": offline_minutes, "heartbeat_seconds": heartbeat_seconds,
+             "alert_webhook": webhook, "alert_smtp": smtp, "alert_email": email,
+             "alert_email_from": email_from, "alert_language": language}
+    if smtp == "" and email is None:
+        given["alert_email"] = ""   # mail off: forget the address too
+    try:
+        with using(db) as d:
+            cfg = settings.update(d, {k: v for k, v in given.items() if v is not None},
+                                  rotate_secret=rotate_secret)
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps(cfg, indent=2, sort_keys=True))
+
+
+@cli.group()
 def token():
     """API tokens for scripts (Authorization: Bearer TOKEN)."""
 
@@ -125,11 +183,13 @@ def token():
 @token.command("create")
 @click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
 @click.option("--label", default=None, help="What the token is for.")
+@click.option("--days", default=None, type=click.IntRange(1, 3650),
+              help="Expire after this many days (default: never; see /admin/tokens).")
 @db_option
-def token_create(role, label, db):
+def token_create(role, label, days, db):
     """Create an API token and print it (shown only this once)."""
-    from hub import auth
-    click.echo(auth.create_token(db, role, label))
+    from hub.web import auth
+    click.echo(auth.create_token(db, role, label, days))
 
 
 @cli.group()
@@ -160,7 +220,7 @@ def kiosk():
 def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot_flash, ntp,
               hold, queue_max):
     """Run the real firmware under MicroPython with a simulated board (commands on stdin)."""
-    from hub.kiosk_sim import run_sim
+    from hub.kiosk_tools.sim import run_sim
     sys.exit(run_sim(kiosk_id=kiosk_id, broker=broker, user=user, password=password,
                      flash_dir=flash_dir, heap=heap, build_dir=build_dir,
                      boot_flash=boot_flash, ntp=ntp, hold=hold, queue_max=queue_max))
@@ -179,7 +239,7 @@ def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot
 def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
     """Register a kiosk and print its MQTT credentials once, as JSON."""
     import os
-    from hub import provision
+    from hub.fleet import provision
     if broker_dir and not os.path.exists(os.path.join(broker_dir, "mosquitto.conf")):
         raise CivicError("no broker setup in %s yet: run `civic broker config --dir %s` first"
                          % (broker_dir, broker_dir))
@@ -201,7 +261,7 @@ def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
 @db_option
 def kiosk_revoke(kiosk_id, broker_dir, db):
     """Take away a kiosk's MQTT access (its counted taps stay)."""
-    from hub import provision
+    from hub.fleet import provision
     try:
         click.echo(provision.revoke_kiosk(db, kiosk_id, broker_dir))
     except ValueError as e:
@@ -213,7 +273,7 @@ def kiosk_revoke(kiosk_id, broker_dir, db):
               type=click.Path(file_okay=False), help="Folder for the build (replaced).")
 def kiosk_build(out_dir):
     """Compile the firmware with mpy-cross into a folder laid out as the Pico W's flash."""
-    from hub import kiosk_build as kb
+    from hub.kiosk_tools import build as kb
     try:
         info = kb.build(out_dir)
     except kb.BuildError as e:
@@ -249,7 +309,7 @@ def kiosk_flash(port, kiosk_id, wifi_ssid, broker, credentials, ca, build_dir, l
     """Install the firmware and settings on a board with mpremote, reset it and wait until the
     kiosk reports on the broker. --user/--password: the hub's MQTT account, to watch for it."""
     import os
-    from hub import flash, kiosk_build as kb
+    from hub.kiosk_tools import build as kb, flash
     try:  # stdin: first the credentials JSON (with --credentials -), then the Wi-Fi password
         creds = flash.read_credentials(credentials) if credentials else None
     except flash.FlashError as e:
@@ -298,7 +358,7 @@ def broker():
 def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, rotate_hub, db):
     """Write mosquitto.conf, password and ACL files for the registry into DIR (JSON report;
     the hub's MQTT password appears in it once, on the run that creates it)."""
-    from hub import provision
+    from hub.fleet import provision
     try:
         click.echo(provision.write_broker_config(db, out_dir, port, reload=reload,
                                                  rotate_hub=rotate_hub, hub_port=hub_port,
@@ -319,7 +379,7 @@ def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, 
 @db_option
 def seed(taps, kiosks, days, rand_seed, db):
     """Fill a NEW database with a city's worth of realistic taps (for demos and benchmarks)."""
-    from hub.seed import run_seed
+    from hub.demo.seed import run_seed
     try:
         res = run_seed(db, taps=taps, kiosks=kiosks, days=days, seed=rand_seed,
                        progress=lambda m: click.echo(m, err=True))
@@ -327,6 +387,52 @@ def seed(taps, kiosks, days, rand_seed, db):
         raise CivicError(str(e))
     click.echo("seeded %(taps)d taps from %(kiosks)d kiosks over %(days)d days in %(seconds)s s"
                % res)
+
+
+@cli.group("open")
+def open_data():
+    """Open data: publish the protected figures (docs/OPEN_DATA.md)."""
+
+
+@open_data.command("push")
+@click.option("--ngsi-ld", "url", required=True, help="NGSI-LD broker base URL, e.g. "
+              "http://orion:1026 (POST /ngsi-ld/v1/entityOperations/upsert is added).")
+@click.option("--period", default="all", show_default=True, help="YYYY-MM or all.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--tenant", default=None, help="NGSILD-Tenant header.")
+@db_option
+def open_push(url, period, batch, tenant, db):
+    """Send the open data as NGSI-LD entities to a context broker (upsert, idempotent)."""
+    from hub.opendata import grid, push
+    from hub.store.connection import open_db
+    conn = open_db(db)
+    try:
+        entities = push.open_data_entities(conn, period)
+        click.echo(json.dumps(push.push(url, entities, batch=batch, tenant=tenant)))
+    except (grid.NotPublished, push.PushError) as e:
+        raise CivicError(str(e))
+    finally:
+        conn.conn.close()
+
+
+@cli.command()
+@click.option("--taps-days", type=click.IntRange(0), help="Keep raw taps this many days (0: all).")
+@click.option("--rejects-days", type=click.IntRange(0), help="Keep rejects this many days.")
+@click.option("--events-days", type=click.IntRange(0), help="Keep kiosk events this many days.")
+@db_option
+def prune(taps_days, rejects_days, events_days, db):
+    """Store the retention settings given, then delete raw data older than they allow."""
+    from hub.store import retention
+    from hub.store.connection import open_db
+    conn = open_db(db)
+    try:
+        given = {"retention_taps_days": taps_days, "retention_rejects_days": rejects_days,
+                 "retention_events_days": events_days}
+        retention.save(conn, {k: v for k, v in given.items() if v is not None})
+        click.echo(json.dumps({"deleted": retention.prune(conn),
+                               "settings": retention.settings(conn)}))
+    finally:
+        conn.conn.close()
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Topics and payloads of protocol v1 (see ../shared/CONTRACT.md section 2).
+"""Topics and payloads of protocol v1 (docs/PROTOCOL.md explains them).
 
 Every decode_* validates completely and raises ProtocolError with a short, stable reason
 ("bad-json: ...", "field: ...") that the hub stores in its rejects table. Extra fields are
@@ -14,7 +14,7 @@ CHANNELS = ("taps", "status", "config", "receipt")
 MOOD_MIN = 1
 MOOD_MAX = 4
 DEFAULT_SKILLS = ("basics", "eservices", "safety", "work")
-# What a kiosk uses until its first config arrives (CONTRACT section 2).
+# What a kiosk uses until its first config arrives (docs/PROTOCOL.md).
 DEFAULT_CONFIG = {"rev": 0, "question": None, "skills": list(DEFAULT_SKILLS),
                   "cooldown_ms": 2000, "burst_max": 20, "burst_window_ms": 10000}
 MAX_SEQ = (1 << 53) - 1      # exact in JSON doubles and SQLite integers alike
@@ -59,6 +59,13 @@ def topic(kiosk, channel):
     if channel not in CHANNELS:
         raise ProtocolError("topic: unknown channel %r" % (channel,))
     return ROOT + "/" + kiosk + "/" + channel
+
+
+def every_kiosk(channel):
+    """The subscription filter for one channel of every kiosk: 'civic/v1/+/<channel>'."""
+    if channel not in CHANNELS:
+        raise ProtocolError("topic: unknown channel %r" % (channel,))
+    return ROOT + "/+/" + channel
 
 
 def parse_topic(t):

@@ -1,5 +1,6 @@
-"""The CONTRACT's API (section 4): staff access, summary, kiosks, exports, open data."""
+"""The hub's API (docs/API.md): staff access, summary, kiosks, exports, open data."""
 import csv
+import datetime
 import io
 import time
 
@@ -43,7 +44,7 @@ def test_cli_user_add_and_login(client, db_path):
     r = client.post("/login", data={"name": "ann", "password": "correct horse"})
     assert r.status_code == 302
     assert client.get("/api/v1/summary").json["taps"] == 0
-    from hub.db import open_db
+    from hub.store.connection import open_db
     stored = open_db(db_path).execute("SELECT password_hash FROM users").fetchone()[0]
     assert "correct horse" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
 
@@ -88,7 +89,7 @@ def test_summary_bad_parameters_are_400(client, db_path):
 
 def test_kiosks_list(client, db_path):
     seed_small(db_path)
-    from hub.db import open_db
+    from hub.store.connection import open_db
     db = open_db(db_path)
     with db.conn:
         db.execute("INSERT INTO seq_gaps VALUES ('north-1', 10, 12)")
@@ -114,33 +115,74 @@ def test_export_csv_has_every_tap(client, db_path):
     assert [t["seq"] for t in j["taps"]] == [1, 2]
 
 
-def test_open_summary_suppresses_small_counts(app, client, db_path):
+def _city_today():
+    import zoneinfo
+    return datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Amsterdam")).date()
+
+
+def _last_month_noon():
+    first = _city_today().replace(day=1) - datetime.timedelta(days=1)
+    d = first.replace(day=15)
+    return int(datetime.datetime(d.year, d.month, d.day, 12,
+                                 tzinfo=datetime.timezone.utc).timestamp()), d.strftime("%Y-%m")
+
+
+def test_open_summary_rounds_every_count_of_whole_months(app, client, db_path):
+    ts, month = _last_month_noon()
     add_kiosk(db_path, "big-1", "big")
     add_kiosk(db_path, "tiny-1", "tiny")
-    store_taps(db_path, "big-1", [(i, NOW, "mood", 4 if i < 8 else 2, None) for i in range(10)] +
-               [(100 + i, NOW, "skill", "work", None) for i in range(6)] +
-               [(200, NOW, "skill", "safety", None)])
-    store_taps(db_path, "tiny-1", [(1, NOW, "mood", 3, None)])
+    store_taps(db_path, "big-1", [(i, ts, "mood", 4 if i < 8 else 2, None) for i in range(10)] +
+               [(100 + i, ts, "skill", "work", None) for i in range(6)] +
+               [(200, ts, "skill", "safety", None), (201, NOW, "mood", 1, None)])
+    store_taps(db_path, "tiny-1", [(1, ts, "mood", 3, None)])
     o = client.get("/api/v1/open/summary").json
+    assert o["period"] == month and o["periods"][-1] == month  # this month is not over
     assert o["suppression_threshold"] == 5 and o["licence"] and o["definitions"]
     big, tiny = o["districts"]
-    assert big["district"] == "big" and big["taps"] == 17 and big["mood"]["count"] == 10
-    assert big["mood"]["by_value"]["4"] == 8 and big["mood"]["by_value"]["2"] is None
-    assert big["skills"]["work"] == 6 and big["skills"]["safety"] is None
-    assert tiny["taps"] is None and tiny["mood"]["index"] is None
-    assert all(v is None or v >= 5 for d in o["districts"] for v in
-               [d["taps"], d["mood"]["count"]] + list(d["mood"]["by_value"].values()) +
-               list(d["skills"].values()))
-    app.config["OPEN_DATA_MIN_COUNT"] = 1
-    o = client.get("/api/v1/open/summary").json
-    assert o["districts"][1]["taps"] == 1
-    text = client.get("/api/v1/open/summary.csv").data.decode()
-    assert "licence" in text and "tiny,1," in text
+    assert big["district"] == "big" and tiny["district"] == "tiny"
+    rows = o["districts"] + [o["city"]]
+    for d in rows:
+        parts = list(d["mood"]["by_value"].values()) + list(d["skills"].values())
+        assert all(v % 5 == 0 for v in parts + [d["taps"], d["mood"]["count"]]), d
+        assert d["taps"] == sum(parts) and d["mood"]["count"] == sum(d["mood"]["by_value"].values())
+    assert big["mood"]["by_value"]["4"] in (5, 10) and big["mood"]["by_value"]["2"] in (0, 5)
+    assert tiny["taps"] in (0, 5) and o["city"]["district"] is None
+    assert o["city"]["taps"] == big["taps"] + tiny["taps"]
+    from hub.store.rollups import mood_index
+    assert big["mood"]["index"] == mood_index(big["mood"]["by_value"])
+    assert client.get("/api/v1/open/summary").json["districts"] == o["districts"]  # same each time
+    for bad in ("from=2026-01-01", "to=2026-01-02", "district=big", "period=2026-13",
+                "period=" + _city_today().strftime("%Y-%m"), "period=all"):
+        r = client.get("/api/v1/open/summary?" + bad)
+        assert r.status_code == 400 and "period" in r.json["error"], bad
+    app.config["OPEN_DATA_MIN_COUNT"] = 1   # threshold 1: nothing to protect, exact counts
+    o = client.get("/api/v1/open/summary?period=" + month).json
+    assert o["districts"][0]["taps"] == 17 and o["districts"][1]["taps"] == 1
+    assert o["districts"][0]["mood"]["by_value"] == {"1": 0, "2": 2, "3": 0, "4": 8}
+    text = client.get("/api/v1/open/summary.csv?period=all").data.decode()
+    assert "licence" in text and "%s,big,17," % "district" in text and ",city,,18," in text
 
 
 def test_openapi_description_is_staff_only_like_the_rest_of_the_api(client, app):
-    from hub.auth import create_token
+    from hub.web.auth import create_token
     assert client.get("/api/v1/openapi.json").status_code == 401
     tok = create_token(app.config["DATABASE"], "viewer", None)
     r = client.get("/api/v1/openapi.json", headers={"Authorization": "Bearer " + tok})
     assert r.status_code == 200 and "/summary" in r.get_json()["paths"]
+
+
+def test_open_data_threshold_from_the_setting_over_the_config(app, client, db_path, monkeypatch):
+    from hub import create_app
+    from hub.store.connection import open_db
+    ts, month = _last_month_noon()
+    add_kiosk(db_path, "one-1", "one")
+    store_taps(db_path, "one-1", [(i, ts, "skill", "work", None) for i in range(1, 8)])  # 7
+    assert client.get("/api/v1/open/summary").json["districts"][0]["taps"] in (5, 10)
+    db = open_db(db_path)
+    with db.conn:
+        db.execute("INSERT INTO settings VALUES ('open_data_min_count', '1')")
+    db.conn.close()
+    o = client.get("/api/v1/open/summary").json
+    assert o["suppression_threshold"] == 1 and o["districts"][0]["taps"] == 7
+    monkeypatch.setenv("CIVIC_OPEN_DATA_MIN_COUNT", "7")
+    assert create_app({"DATABASE": db_path, "SECRET_KEY": "x"}).config["OPEN_DATA_MIN_COUNT"] == 7

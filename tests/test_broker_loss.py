@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from hub.ingest_service import Ingest
+from hub.ingest.service import Ingest
 from tests.support.kiosk import SimKiosk
 from tests.support.procs import Mosquitto, free_port, wait_until
 from tests.test_ingest_configs import Retained
@@ -193,7 +193,7 @@ def test_default_max_queued_messages_and_5000_taps_while_the_hub_is_down(rig, tm
 
 
 def test_embedded_demo_broker_with_kiosks_tapping_before_the_hub_subscribes(rig, tmp_path):
-    from hub.embedded_broker import EmbeddedBroker
+    from hub.demo.embedded_broker import EmbeddedBroker
     eb = EmbeddedBroker(port=free_port()).start()
     try:
         ks = [rig.kiosk("loss-e%d" % i, eb.url, rules=False) for i in range(2)]

@@ -8,8 +8,8 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from hub.auth import add_user
-from hub.db import open_db
+from hub.web.auth import add_user
+from hub.store.connection import open_db
 from tests.support.procs import ROOT, free_port, port_open, wait_until
 from tests.support.webdata import add_kiosk, store_taps
 

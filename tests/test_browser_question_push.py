@@ -46,8 +46,12 @@ def test_question_from_the_page_reaches_a_running_kiosk(broker, tmp_path):
                 form.locator("input[name=id]").fill("q-library")
                 form.locator("input[name=text_en]").fill(TEXT)
                 form.locator("input[name=text_nl]").fill("Vindt u de nieuwe bibliotheek fijn?")
-                form.locator("select[name=kiosks]").select_option("lib-push-1")
-                form.locator("button[type=submit]").click()
+                # The kiosk picked with the keyboard alone: typed into the type-ahead field,
+                # then Enter on the form's button.
+                form.locator("input[name=kiosk_ids]").focus()
+                page.keyboard.type("lib-push-1")
+                page.keyboard.press("Escape")          # closes the suggestion list, if open
+                form.locator("button[type=submit]").press("Enter")
                 page.wait_for_url("**question=q-library**")
                 sim.wait_line(r"^question " + re.escape(TEXT) + "$", 40)
 

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from hub import db as hubdb
+from hub.store import connection as hubdb, migrations
 
 
 def _open(path):
@@ -13,7 +13,6 @@ def _open(path):
 
 
 def test_processes_starting_together_apply_each_migration_once(tmp_path):
-    hubdb._load_all_migrations()
     path = str(tmp_path / "civic.db")
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_open, args=(path,)) for _ in range(4)]
@@ -24,7 +23,7 @@ def test_processes_starting_together_apply_each_migration_once(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     c = sqlite3.connect(path)
     names = [r[0] for r in c.execute("SELECT name FROM _migrations")]
-    assert sorted(names) == sorted(n for n, _ in hubdb.MIGRATIONS)
+    assert sorted(names) == sorted(n for n, _ in migrations.MIGRATIONS)
 
 
 def test_a_failing_migration_leaves_nothing_half_applied(tmp_path, monkeypatch):
@@ -33,7 +32,8 @@ def test_a_failing_migration_leaves_nothing_half_applied(tmp_path, monkeypatch):
 
     def broken(d):
         d.executescript("CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);")
-    monkeypatch.setattr(hubdb, "MIGRATIONS", hubdb.MIGRATIONS + [("test-999-broken", broken)])
+    monkeypatch.setattr(migrations, "MIGRATIONS",
+                        migrations.MIGRATIONS + [("test-999-broken", broken)])
     with pytest.raises(sqlite3.OperationalError):
         hubdb.open_db(path)
     c = sqlite3.connect(path)

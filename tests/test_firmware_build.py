@@ -3,7 +3,7 @@ and booted from inside the flash image as a Pico W boots."""
 import json
 
 from tests.support.collector import Collector
-from hub.kiosk_build import build as civic_kiosk_build
+from hub.kiosk_tools.build import build as civic_kiosk_build
 from tests.support.kiosk import SimKiosk, install_into_image
 
 

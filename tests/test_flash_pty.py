@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from hub import flash, kiosk_wait
+from hub.kiosk_tools import first_status as kiosk_wait, flash
 from tests.support.mqtt import Peer
 from tests.support.procs import BIN, free_port, wait_until
 from tests.support.ptyboard import PtyBoard, image_files, image_read

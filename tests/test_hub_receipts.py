@@ -1,7 +1,7 @@
-"""hub/receipts.py on its own (coalescing, timing), then the ingest publishing receipts on a
+"""hub/ingest/receipts.py on its own (coalescing, timing), then the ingest publishing receipts on a
 real Mosquitto."""
 import protocol
-from hub.receipts import Receipts
+from hub.ingest.receipts import Receipts
 from tests.support.ingest_tools import Publisher, lossless_broker, wait_count
 from tests.support.procs import wait_until
 from tests.test_ingest_configs import Retained, start, stop

@@ -7,8 +7,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import protocol
-from hub.db import connect
-from hub.ingest_service import Ingest
+from hub.store.connection import connect
+from hub.ingest.service import Ingest
 from tests.support.ingest_tools import count, lossless_broker
 from tests.support.procs import wait_until
 

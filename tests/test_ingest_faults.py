@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.certs import make_certs
 from tests.support.ingest_tools import (Publisher, count, kill_group, lossless_broker, rows,
-                                        start_hub, wait_connected, wait_count)
+                                        settled, start_hub, wait_connected, wait_count)
 from tests.support.procs import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -81,11 +81,12 @@ def published(t, pubs):
     assert all(p.wait(60) for p in pubs)
 
 
-def all_stored_once(db, kiosks, n, logfile=None):
-    """Wait until every tap is stored, give duplicates a moment to show, then check."""
-    assert wait_count(db, n * len(kiosks), 60), open(logfile).read()[-3000:] if logfile else ""
-    time.sleep(0.5)                          # anything more would be a double count
-    exactly_once(db, kiosks, n)
+def all_stored_once(r, kiosks, n, logfile=None):
+    """Wait until every tap is stored and the hub has handled everything sent (a sentinel after
+    it is stored), then check: a redelivery counted twice would show by now."""
+    assert wait_count(r.db, n * len(kiosks), 60), open(logfile).read()[-3000:] if logfile else ""
+    assert settled(r.mq.port, r.db), open(logfile).read()[-3000:] if logfile else ""
+    exactly_once(r.db, kiosks, n)
 
 
 def stream(port, kiosks, n, pause=0.0):
@@ -116,7 +117,7 @@ def test_serve_kill9_mid_stream_then_restart(rig):
     assert at_kill < n * len(kiosks)
     published(t, pubs)                   # the broker has every tap (PUBACK to the kiosks)
     hub = r.hub(connected=False)
-    all_stored_once(r.db, kiosks, n)
+    all_stored_once(r, kiosks, n)
     kill_group(hub, signal.SIGTERM)      # a clean stop: exit 0, the stop is logged
     assert hub.returncode == 0
     assert "event=ingest_stopped" in open(hub.logfile).read()
@@ -134,7 +135,7 @@ def test_broker_restart_mid_stream(rig):
     r.mq.start()
     assert wait_connected(hub, 30), open(hub.logfile).read()
     published(t, pubs)
-    all_stored_once(r.db, kiosks, n)
+    all_stored_once(r, kiosks, n)
 
 
 def shared_worker(r, i):
@@ -150,7 +151,7 @@ def test_two_workers_on_a_shared_subscription(rig):
     kiosks, n = ["k1", "k2", "k3", "k4"], 1000
     t, pubs = r.stream(kiosks, n)
     published(t, pubs)
-    all_stored_once(r.db, kiosks, n)
+    all_stored_once(r, kiosks, n)
     took = []
     for w in workers:                    # a clean stop logs what each worker committed
         kill_group(w, signal.SIGTERM)
@@ -170,7 +171,7 @@ def test_writer_process_killed_mid_stream(rig):
     assert wait_count(r.db, 300, 30)
     os.kill(pid, signal.SIGKILL)
     published(t, pubs)
-    all_stored_once(r.db, kiosks, n, hub.logfile)
+    all_stored_once(r, kiosks, n, hub.logfile)
     assert open(hub.logfile).read().count("event=writer_process pid=") == 2
 
 
@@ -189,7 +190,7 @@ def test_shared_worker_kill9_then_back_under_its_id(rig):
     # Mosquitto keeps handing the dead worker's session its share of the new taps...
     assert not wait_count(r.db, n * len(kiosks), 2)
     shared_worker(r, 1)                  # ... which arrive when it is back under its id
-    all_stored_once(r.db, kiosks, n)
+    all_stored_once(r, kiosks, n)
 
 
 def test_ingest_over_mqtts_with_the_citys_own_ca(rig, tmp_path):
@@ -214,4 +215,4 @@ def test_ingest_over_mqtts_with_the_citys_own_ca(rig, tmp_path):
     kill_group(hub)
     hub = r.hub(command="ingest", url=url, args=["--ca", ca], connected=False)
     published(t, pubs)
-    all_stored_once(r.db, kiosks, n, hub.logfile)
+    all_stored_once(r, kiosks, n, hub.logfile)

@@ -7,8 +7,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import protocol
-from hub.ingest_service import Ingest
-from tests.support.ingest_tools import Publisher, count, lossless_broker, rows, wait_count
+from hub.ingest.service import Ingest
+from tests.support.ingest_tools import (Publisher, count, lossless_broker, rows, settled,
+                                        wait_count)
 from tests.support.procs import wait_until
 
 
@@ -45,7 +46,7 @@ def test_taps_rejects_and_redelivery_counted_once(hubdb, mq):
         assert pub.wait()
         assert wait_count(hubdb, 3, sql="SELECT count(*) FROM rejects")
         assert wait_count(hubdb, 103)
-        time.sleep(0.2)
+        assert settled(mq.port, hubdb)
         assert count(hubdb) == 103
         assert count(hubdb, "SELECT sum(n) FROM rollup_hourly") == 103
         assert ing.metrics.taps_duplicate == 11
@@ -82,8 +83,9 @@ def test_status_and_last_will_update_the_registry(hubdb, mq):
     # the hub restarts: the retained will is replayed, but it is not a new transition
     ing = start(hubdb, mq)
     try:
-        time.sleep(0.5)
-        assert count(hubdb, "SELECT count(*) FROM kiosk_events") == 2
+        assert wait_until(lambda: ing.link.subscribed.is_set(), 10)
+        assert settled(mq.port, hubdb)   # after the replayed will, which came on subscribing
+        assert count(hubdb, "SELECT count(*) FROM kiosk_events WHERE kiosk = 'k7'") == 2
     finally:
         ing.stop()
 
@@ -101,7 +103,7 @@ def test_persistent_session_keeps_taps_sent_while_hub_is_down(hubdb, mq):
     ing = start(hubdb, mq)
     try:
         assert wait_count(hubdb, 3000, 60)
-        time.sleep(0.3)
+        assert settled(mq.port, hubdb)
         assert count(hubdb) == 3000
         assert count(hubdb, "SELECT count(*) FROM seq_gaps") == 0
     finally:
@@ -115,7 +117,7 @@ def test_unpublished_configs_are_published_retained(hubdb, mq):
     sub.on_message = lambda c, u, m: got.append((m.topic, m.payload, m.retain))
     try:
         cfg = {"rev": 3, "question": {"id": "q-1", "text": {"en": "Happy?"}}}
-        from hub.db import connect
+        from hub.store.connection import connect
         w = connect(hubdb)
         with w.conn:
             w.execute("INSERT INTO kiosk_configs (kiosk, rev, payload, updated) VALUES "
@@ -189,7 +191,7 @@ def test_a_failed_commit_is_never_acknowledged(hubdb, mq):
     ing = start(hubdb, mq)
     try:
         assert wait_count(hubdb, 30, 20)
-        time.sleep(0.3)
+        assert settled(mq.port, hubdb)
         assert count(hubdb) == 30 and ing.metrics.taps_ingested == 30
     finally:
         ing.stop()
@@ -256,7 +258,7 @@ def test_a_failing_hand_over_keeps_the_network_thread_and_the_taps(hubdb, mq):
 def test_what_the_hub_holds_uncommitted_stays_under_its_bound(hubdb, mq, monkeypatch):
     """A slow writer: the network thread waits at HOLD_MAX_BYTES instead of holding ever more
     messages in memory, and every tap still arrives once."""
-    from hub import ingest_service
+    from hub.ingest import service as ingest_service
     monkeypatch.setattr(ingest_service, "HOLD_MAX_BYTES", 4000)
     ing = start(hubdb, mq)
     slow, real = [], ing.committer.writer.commit
@@ -276,7 +278,7 @@ def test_what_the_hub_holds_uncommitted_stays_under_its_bound(hubdb, mq, monkeyp
         pub.taps("k1", range(1, 601), per_msg=2)
         assert pub.wait()
         assert wait_count(hubdb, 600, 30)
-        time.sleep(0.3)
+        assert settled(mq.port, hubdb)
         assert count(hubdb) == 600 and count(hubdb, "SELECT sum(n) FROM rollup_hourly") == 600
     finally:
         pub.close()

@@ -1,12 +1,15 @@
-"""hub.ingest without MQTT: store(), the writer's batch path, seq gaps, registry, rejects."""
+"""The ingest without MQTT: store(), the writer's batch path, seq gaps, registry, rejects."""
 import json
 
 import pytest
 
 import protocol
-from hub import gaps, registry
-from hub.db import open_db
-from hub.ingest import Msg, Writer, classify, store
+from hub.store import gaps, registry
+from hub.store.connection import open_db
+from hub.common.messages import Msg
+from hub.ingest.validate import classify
+from hub.ingest.writer import Writer
+from hub.store.taps import store
 
 
 def tap(seq, ts=1795393090, kind="mood", value=3, q="q-17"):
@@ -85,7 +88,7 @@ def test_gaps_equal_missing_numbers_whatever_the_order(db):
 
 
 def test_store_is_one_transaction(db, monkeypatch):
-    from hub import rollups
+    from hub.store import rollups
 
     def boom(db_, taps):
         raise RuntimeError("rollup failed")

@@ -1,16 +1,15 @@
-"""hub/mqtt_drain.py: the fast lane for PUBLISH packets, its parser against every way a byte
+"""hub/ingest/mqtt_drain.py: the fast lane for PUBLISH packets, its parser against every way a byte
 stream can be cut, and the client against a real Mosquitto with and without the fast lane."""
 import struct
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import mqtt_drain
-from hub.mqtt_drain import DrainingClient, NotPublish, packet_end, parse_publishes
+from hub.ingest import mqtt_drain
+from hub.ingest.mqtt_drain import DrainingClient, NotPublish, packet_end, parse_publishes
 from tests.support.ingest_tools import lossless_broker
 from tests.support.procs import wait_until
 
@@ -136,6 +135,11 @@ class Receiver:
         return self.fast + self.slow
 
     def close(self):
+        # paho's loop_stop() can end the network thread before it has written every queued
+        # PUBACK. A QoS 1 publish of our own, queued after them, is a barrier: the broker
+        # handles one connection's packets in order, so its PUBACK means ours all arrived.
+        if self.ack:
+            self.c.publish("flush/" + str(id(self)), b"", qos=1).wait_for_publish(10)
         self.c.disconnect()
         self.c.loop_stop()
 
@@ -150,6 +154,11 @@ def send(port, msgs):
         i.wait_for_publish(10)
     c.disconnect()
     c.loop_stop()
+
+
+# Sent after everything else a test sends: QoS 1 from the same broker to the same session comes
+# in order, so when it arrives everything before it has arrived (no sleep, no guessing).
+SENTINEL = ("t/sentinel", b"end", 1)
 
 
 def sample(n):
@@ -168,7 +177,10 @@ def test_every_message_arrives_once_in_order_and_acks_end_the_session_queue(mq, 
     want = [(t.encode(), p, q) for t, p, q in msgs]
     try:
         assert wait_until(lambda: len(r.got) >= len(want), 20)
-        time.sleep(0.3)
+        send(mq.port, [SENTINEL])   # after everything: once it is here, nothing else is coming
+        assert wait_until(lambda: any(m[0] == SENTINEL[0].encode() for m in r.got), 10)
+        r.fast = [m for m in r.fast if m[0] != SENTINEL[0].encode()]
+        r.slow = [m for m in r.slow if m[0] != SENTINEL[0].encode()]
         # in order within each QoS (the publisher sends QoS 0 at once, QoS 1 as its window
         # allows, so the two interleave differently on the way)
         for qos in (0, 1):
@@ -182,8 +194,9 @@ def test_every_message_arrives_once_in_order_and_acks_end_the_session_queue(mq, 
         r.close()
     again = Receiver(mq.port, "drain-" + lane)   # everything was acknowledged: nothing comes
     try:
-        time.sleep(1)
-        assert again.got == []
+        send(mq.port, [SENTINEL])   # what the session still held would come before it
+        assert wait_until(lambda: again.got, 10)
+        assert [m[0] for m in again.got] == [SENTINEL[0].encode()]
     finally:
         again.close()
 
@@ -203,7 +216,8 @@ def test_without_acks_the_broker_sends_everything_again(mq):
     want = qos1 + [("t/%d" % i).encode() for i in range(100) if i % 5]
     try:
         assert wait_until(lambda: len(again.got) >= len(want), 10)
-        time.sleep(0.3)
-        assert [t for t, _p, _q in again.got] == want
+        send(mq.port, [SENTINEL])
+        assert wait_until(lambda: again.got[-1][0] == SENTINEL[0].encode(), 10)
+        assert [t for t, _p, _q in again.got[:-1]] == want
     finally:
         again.close()

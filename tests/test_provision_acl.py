@@ -1,5 +1,5 @@
 """`civic kiosk provision` + `civic broker config` against a real Mosquitto: no kiosk may ever
-speak for another (CONTRACT section 4, issue 6)."""
+speak for another (issue 6)."""
 import json
 import os
 import signal
@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from hub import kiosk_wait, provision
+from hub.fleet import provision
+from hub.kiosk_tools import first_status as kiosk_wait
 from tests.support.certs import make_certs
 from tests.support.mqtt import Peer
 from tests.support.procs import free_port, mosquitto_exe, port_open, wait_until
@@ -174,7 +175,7 @@ def test_broker_starts_from_a_private_folder(db_path, tmp_path):
         # Persistence lives inside DIR: a clean stop saves the broker's state there.
         proc.terminate()
         proc.wait(10)
-        assert (d / "mosquitto.db").exists()
+        assert (d / "data" / "mosquitto.db").exists()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -6,9 +6,9 @@ import subprocess
 
 from click.testing import CliRunner
 
-from hub import broker_config, provision
+from hub.fleet import broker_config, provision
 from hub.cli import cli
-from hub.db import connect
+from hub.store.connection import connect
 
 
 def stored_hash(db, kiosk):
@@ -130,7 +130,7 @@ def test_shipped_lossless_settings_are_carried_over(tmp_path, monkeypatch):
 
 
 def test_ids_of_the_hubs_own_clients_are_refused(tmp_path):
-    from hub.provision import provision_kiosk
+    from hub.fleet.provision import provision_kiosk
     db_path = str(tmp_path / "civic.db")
     for kid in ("civic-hub", "civic-ingest-1"):
         with pytest.raises(ValueError, match="reserved"):
@@ -138,13 +138,13 @@ def test_ids_of_the_hubs_own_clients_are_refused(tmp_path):
 
 
 def test_moving_a_kiosk_on_reprovision_moves_its_counted_history(tmp_path):
-    from hub import ingest
-    from hub.db import open_db
-    from hub.provision import provision_kiosk
+    from hub.fleet.provision import provision_kiosk
+    from hub.store.connection import open_db
+    from hub.store.taps import store
     db_path = str(tmp_path / "civic.db")
     provision_kiosk(db_path, "lib-1", "north")
     db = open_db(db_path)
-    ingest.store(db, [("lib-1", {"boot": 1, "taps": [
+    store(db, [("lib-1", {"boot": 1, "taps": [
         {"seq": 1, "ts": 1795393090, "kind": "mood", "value": 4, "q": None}]})])
     provision_kiosk(db_path, "lib-1", "south", rotate=True)
     scopes = dict(db.execute("SELECT scope, sum(n) FROM agg_day WHERE scope LIKE 'd:%' "

@@ -1,5 +1,5 @@
 """Server-side SVG charts: every value is drawn, including a lone one."""
-from hub import charts
+from hub.web import charts
 
 
 def test_a_single_day_is_drawn_as_a_point_with_its_value():

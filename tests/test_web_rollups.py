@@ -1,8 +1,8 @@
 """The aggregates the dashboard reads always equal what the raw taps say."""
 import random
 
-from hub import rollups
-from hub.db import open_db
+from hub.store import rollups
+from hub.store.connection import open_db
 from tests.support.webdata import add_kiosk, store_taps
 
 BASE = 1_790_000_000  # 2026-09-21

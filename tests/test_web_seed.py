@@ -1,9 +1,9 @@
 """`civic seed`: exact totals through the ingest's one writer, aggregates equal to raw taps."""
 from click.testing import CliRunner
 
-from hub import rollups
+from hub.store import rollups
 from hub.cli import cli
-from hub.db import open_db
+from hub.store.connection import open_db
 
 
 def test_seed_small_city(tmp_path):

@@ -1,4 +1,4 @@
-"""Entry point of `civic kiosk sim` inside MicroPython (started by hub/kiosk_sim.py).
+"""Entry point of `civic kiosk sim` inside MicroPython (started by hub/kiosk_tools/sim.py).
 
 Mounts DIR/flash.img at /flash, makes it the current folder (the Pico W's "/"), puts the
 chosen code on sys.path (the repository sources, a compiled build, or what is on the flash)

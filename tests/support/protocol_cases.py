@@ -22,6 +22,7 @@ def refused(fn, payload, reason_start):
 
 def case_topics():
     assert v1.topic("lib-north-1", "taps") == "civic/v1/lib-north-1/taps"
+    assert v1.every_kiosk("status") == "civic/v1/+/status"
     assert v1.parse_topic(b"civic/v1/k-2/status") == ("k-2", "status")
     for bad in ("civic/v1/K/taps", "civic/v2/k/taps", "civic/v1/k/other", "civic/v1/-k/taps",
                 "civic/v1/k/taps/x", "civic/v1/" + "a" * 33 + "/taps"):

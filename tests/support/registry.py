@@ -6,7 +6,7 @@ import signal
 import subprocess
 import tempfile
 
-from hub import provision
+from hub.fleet import provision
 from tests.support.procs import free_port, mosquitto_exe, port_open, wait_until
 
 

@@ -1,9 +1,9 @@
-"""Test data for the web tests: kiosks, and taps put in through hub.ingest.store (the one
+"""Test data for the web tests: kiosks, and taps put in through hub/store/taps.py (the one
 writer of taps: taps, rollups, seq gaps and last_seen in one transaction), as MQTT would."""
 import time
 
-from hub.db import open_db
-from hub.ingest import store
+from hub.store.connection import open_db
+from hub.store.taps import store
 
 
 def add_kiosk(db_path, kiosk, district=None, online=True, **fields):
@@ -18,7 +18,7 @@ def add_kiosk(db_path, kiosk, district=None, online=True, **fields):
 
 
 def store_taps(db_path, kiosk, taps, boot=1):
-    """taps: [(seq, ts, kind, value, q)] -> (inserted, duplicates), through hub.ingest.store."""
+    """taps: [(seq, ts, kind, value, q)] -> (inserted, duplicates), through hub/store/taps.py."""
     batch = [(kiosk, {"boot": boot, "taps": [
         {"seq": s, "ts": ts, "kind": k, "value": v, "q": q} for s, ts, k, v, q in taps]})]
     db = open_db(db_path)

@@ -1,0 +1,51 @@
+"""An alert in words: its message in a language, with times in the city's zone and numbers in
+that language's format (Babel). The Alerts page, the e-mail and the webhook all use it, so an
+alert reads the same wherever it is seen.
+"""
+import datetime
+import json
+import zoneinfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+
+from hub.web.i18n import translate
+
+
+def when(ts, lang, tzname):
+    """Unix seconds -> a medium date and time in lang, in the city's zone."""
+    t = datetime.datetime.fromtimestamp(ts, zoneinfo.ZoneInfo(tzname))
+    return format_datetime(t, "medium", locale=lang)
+
+
+def subject_label(alert, lang="en"):
+    s = alert["subject"]
+    if s == "*":
+        return translate("the whole city", lang)
+    if s.startswith("d:"):
+        return translate("district %(name)s", lang, name=s[2:])
+    return translate("kiosk %(id)s", lang, id=s)
+
+
+def describe(alert, lang, tzname):
+    """The alert's message for a reader of lang (alert: a row of alerts as a dict)."""
+    detail = alert.get("detail")
+    if isinstance(detail, str):
+        detail = json.loads(detail)
+    if not detail:
+        return alert["message"]   # an alert from before details were kept
+    if alert["kind"] == "offline":
+        return translate("%(kiosk)s has not been heard from since %(time)s", lang,
+                         kiosk=subject_label(alert, lang),
+                         time=when(detail["since"], lang, tzname))
+    return translate("The mood index of %(where)s fell from %(before)s to %(after)s over "
+                     "%(days)s days", lang, where=subject_label(alert, lang),
+                     before=format_decimal(detail["before"], "0.0", locale=lang),
+                     after=format_decimal(detail["after"], "0.0", locale=lang),
+                     days=detail["days"])
+
+
+def headline(alert, event, lang, tzname):
+    """One line for a mail subject: what happened to what."""
+    what = translate("Alert" if event == "opened" else "Resolved", lang)
+    return "[civic] %s: %s" % (what, describe(alert, lang, tzname))

