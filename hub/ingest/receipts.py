@@ -1,6 +1,6 @@
 """Receipts: after a commit, tell each kiosk which of its seqs the hub has committed.
 
-A kiosk deletes a tap from its flash only when a receipt covers it (CONTRACT section 2 v2), so
+A kiosk deletes a tap from its flash only when a receipt covers it (docs/PROTOCOL.md "Receipts"), so
 a broker that PUBACKs a tap and then loses it (crash before a save, a new broker, a hub session
 that did not exist yet) costs a resend, never a tap. The payload and its coalescing rules are
 protocol/receipts.py; this class only keeps, per kiosk, what has been committed since the hub
