@@ -70,3 +70,20 @@ def test_the_ingest_publishes_retained_receipts_after_the_commit(tmp_path):
         pub.close()
         stop(ing)
         mq.kill()
+
+
+def test_taps_the_hub_refuses_for_good_are_receipted_as_settled():
+    # A tap dated far ahead of the hub's clock is never stored (a rejects row says why). If no
+    # receipt covered it, the kiosk would keep it on flash and send it for ever.
+    import time
+    from hub.ingest.validate import classify
+    now = int(time.time())
+    good = {"seq": 3, "ts": now, "kind": "mood", "value": 1, "q": None}
+    ahead = {"seq": 4, "ts": 4102444000, "kind": "mood", "value": 1, "q": None}
+    mixed = classify("civic/v1/k/taps", protocol.encode_taps(1, [good, ahead], settled=2))
+    alone = classify("civic/v1/k/taps", protocol.encode_taps(1, [dict(ahead, seq=5)]))
+    assert mixed[0] == "taps" and [r[0] for r in mixed[2][1]] == [3] and mixed[2][3] == [3, 4]
+    assert alone[0] == "taps" and alone[2][1] == [] and alone[2][3] == [5]
+    r = Receipts()
+    r.note_batch([(mixed,), (alone,)])
+    assert protocol.decode_receipt(r.due(1.0)[0][1]) == (5, [])
