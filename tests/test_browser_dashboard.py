@@ -28,6 +28,15 @@ def site(tmp_path_factory):
     store_taps(path, "north-1", [(i, now - i * 600, "mood", 1 + i % 4, None) for i in range(1, 31)]
                + [(100 + i, now - i * 900, "skill", "work", None) for i in range(10)])
     store_taps(path, "south-1", [(i, now - i * 700, "skill", "basics", None) for i in range(1, 8)])
+    add_kiosk(path, "haven-10", "South")
+    add_kiosk(path, "haven-2", "South", online=False, last_seen=int(time.time()) - 7200,
+              queue=13)
+    db = open_db(path)
+    with db.conn:   # what the hub's alert loop would have opened for haven-2
+        db.execute("INSERT INTO alerts (kind, subject, message, detail, opened) VALUES "
+                   "('offline', 'haven-2', 'offline', ?, ?)",
+                   ['{"since": %d}' % (int(time.time()) - 7200), int(time.time())])
+    db.conn.close()
     add_user(path, "ann", "browser-pass", "admin")
     port = free_port()
     proc = subprocess.Popen(
@@ -120,4 +129,54 @@ def test_keyboard_only_navigation(site, browser):
     assert "North" in page.inner_text("#districts-table")
     assert "South" not in page.inner_text("#districts-table")
     shot(page, "keyboard-districts")
+    page.close()
+
+
+def login(page, site):
+    page.goto(site + "/login")
+    page.fill("#name", "ann")
+    page.fill("#password", "browser-pass")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/overview")
+
+
+@pytest.mark.timeout(120)
+def test_kiosk_health_problems_first_filter_by_keyboard_and_switch_language(site, browser):
+    page = browser.new_page()
+    login(page, site)
+    assert page.inner_text("#open-alert-count") == "1"       # the menu's open alerts
+    page.goto(site + "/kiosks")
+    rows = page.locator("#kiosks-table tr th[scope=row]")
+    assert rows.first.inner_text() == "haven-2"               # the problem first
+    ids = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert ids.index("haven-10") > ids.index("north-1")       # natural order after it
+    shot(page, "kiosk-health")
+    page.focus("#filter-state")
+    page.select_option("#filter-state", "problem")
+    tab_to(page, "document.activeElement.id === 'apply-filters'")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**state=problem**")
+    # haven-2 is offline; north-1 has taps missing (seq 31 to 99 never came)
+    assert [rows.nth(i).inner_text() for i in range(rows.count())] == ["haven-2", "north-1"]
+    page.click("a[lang=nl]")
+    page.wait_for_url("**lang=nl**")
+    assert "state=problem" in page.url and rows.count() == 2
+    assert page.locator("h1").inner_text() == "Kioskstatus"
+    shot(page, "kiosk-health-nl")
+    csv = page.request.get(site + page.locator("#export-csv").get_attribute("href"))
+    assert csv.status == 200 and csv.text().splitlines()[1].startswith("haven-2,")
+    page.close()
+
+
+@pytest.mark.timeout(120)
+def test_charts_have_axes_partial_periods_and_the_heatmap_a_legend(site, browser):
+    page = browser.new_page()
+    login(page, site)
+    trend = page.locator("svg.chart").first
+    assert trend.locator("line.grid").count() >= 3             # ticks with grid lines
+    assert trend.locator("circle[fill='#fff']").count() >= 1   # today's period, not complete
+    page.goto(site + "/heatmap?lang=nl")
+    assert page.locator("svg.chart g.legend").count() == 2
+    assert "minste drukken" in page.locator("svg.chart").first.inner_html()
+    shot(page, "heatmap-legend-nl")
     page.close()

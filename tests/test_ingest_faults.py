@@ -138,14 +138,17 @@ def test_broker_restart_mid_stream(rig):
     all_stored_once(r, kiosks, n)
 
 
-def shared_worker(r, i):
-    return r.hub(command="ingest", log="w%d.log" % i, connected=False,
+def shared_worker(r, i, command="ingest"):
+    return r.hub(command=command, log="w%d.log" % i, connected=False,
                  args=["--share", "civic", "--client-id", "civic-ingest-%d" % i])
 
 
-def test_two_workers_on_a_shared_subscription(rig):
+@pytest.mark.parametrize("first", ["ingest", "serve"])
+def test_two_workers_on_a_shared_subscription(rig, first):
+    """Two ingest workers, or `civic serve --share` beside one: each takes a part of the taps,
+    and every tap is stored once."""
     r = rig()
-    workers = [shared_worker(r, i) for i in (1, 2)]
+    workers = [shared_worker(r, 1, first), shared_worker(r, 2)]
     for w in workers:
         assert wait_connected(w), open(w.logfile).read()
     kiosks, n = ["k1", "k2", "k3", "k4"], 1000
@@ -159,6 +162,7 @@ def test_two_workers_on_a_shared_subscription(rig):
         took.append(int(re.findall(r"event=ingest_stopped taps=(\d+)",
                                    open(w.logfile).read())[-1]))
     assert sum(took) == n * len(kiosks) and min(took) > 0, took
+    print("split between %s and ingest: %s" % (first, took))
 
 
 def test_writer_process_killed_mid_stream(rig):

@@ -16,6 +16,7 @@ import threading
 import time
 
 from hub.demo.embedded_broker import EmbeddedBroker
+from hub.alerts import settings as alert_settings
 from hub.store.connection import connect, open_db
 from hub.web import auth, questions
 
@@ -72,6 +73,9 @@ def _setup_db(db, kiosk_ids):
                 questions.create_question(d, QUESTION["id"], QUESTION["text"]["en"],
                                           QUESTION["text"]["nl"], "demo")
             questions.push_question(d, QUESTION["id"], kiosks=kiosk_ids)
+        # A demo shows an alert within minutes, not half an hour: a kiosk frozen or stopped is
+        # silent after three 60 s heartbeats, and alerted a minute after it was last heard.
+        alert_settings.update(d, {"alert_offline_minutes": 1})
         return password
     finally:
         d.conn.close()

@@ -73,4 +73,4 @@ def init_app(app):
     app.jinja_env.filters["day"] = day
     app.jinja_env.filters["skill_names"] = lambda pairs: [(skill_name(k), v) for k, v in pairs]
     app.jinja_env.globals.update(skill_name=skill_name, skill_help=skill_help,
-                                 problem_label=problem_label)
+                                 problem_label=problem_label, fmt_num=num, fmt_day=day)

@@ -7,6 +7,7 @@ district and state, searches by id and shows a page of PER_PAGE at a time, so 5,
 stay one screen. Values that came with a kiosk's last status are marked as old when the kiosk
 is offline: they say what it was, not what it is.
 """
+import functools
 import re
 import time
 
@@ -69,9 +70,14 @@ STATES = ("problem", "offline", "online", "all")
 QUEUE_GROWING = 100   # taps waiting on a kiosk's flash: more than a few minutes of sending
 
 
+_DIGITS = re.compile(r"(\d+)")
+_PARTS = re.compile(r"[.-]")
+
+
+@functools.lru_cache(maxsize=65536)   # ids and versions repeat on every request
 def natural_key(kiosk_id):
     """'haven-10' after 'haven-2': digit runs compare as numbers."""
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", kiosk_id)]
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(kiosk_id))
 
 
 def problems(k, newest_fw):
@@ -90,8 +96,9 @@ def problems(k, newest_fw):
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _version(v):
-    return tuple(int(p) if p.isdigit() else 0 for p in re.split(r"[.-]", v or ""))
+    return tuple(int(p) if p.isdigit() else 0 for p in _PARTS.split(v or ""))
 
 
 def health(db, args, now=None, per_page=PER_PAGE):

@@ -65,7 +65,11 @@ def overview(db, f, now=None):
         # days: how much of the bucket the period covers (the first and last are often partial),
         # so taps_per_day compares buckets fairly.
         days = min(nb - 1, last) - max(b, first) + 1
-        trend.append({"start": day_date(b).isoformat(), "days": days, "taps": p["taps"],
+        # partial: the period leaves days of the bucket out, or the bucket is still running
+        # (today is in it), so its figures are not comparable with the others' yet.
+        partial = days < nb - b or b <= t < nb
+        trend.append({"start": day_date(b).isoformat(), "days": days, "partial": partial,
+                      "taps": p["taps"],
                       "taps_per_day": round(p["taps"] / days, 1),
                       "mood_count": sum(p["by_value"].values()),
                       "mood_index": mood_index(p["by_value"])})
