@@ -85,8 +85,10 @@ def phase(name, mode, port, taps_per_kiosk, tmp, timeout, rnd):
     extra = " ".join(l for l in out if l and not l.startswith("done"))
     print("  [%s %s %d] %d of %d taps in %.2f s: %.0f taps/s (published in %.2f s; %s)"
           % (mode, name, rnd + 1, n, expect, last - start, rate, pub_s, extra), flush=True)
+    receipts = [l.split()[-1] for l in out if " receipts " in l]
     return {"taps": n, "expect": expect, "rate": rate, "db": db,
-            "cpu_self": float(cpu[2]), "cpu_writer": float(cpu[4])}
+            "cpu_self": float(cpu[2]), "cpu_writer": float(cpu[4]),
+            "receipts": int(receipts[0]) if receipts else 0}
 
 
 def check(hubs):
@@ -148,6 +150,10 @@ def main():
             # network side against the bare subscriber, and the hub's writer process on top.
             "baseline_cpu_s": base["cpu_self"], "hub_network_cpu_s": hub["cpu_self"],
             "hub_writer_cpu_s": hub["cpu_writer"],
+            # Receipts the hub published (retained, QoS 1, coalesced per kiosk), in the median
+            # drain round and in all hub rounds together.
+            "hub_receipts": hub["receipts"],
+            "hub_receipts_total": sum(h["receipts"] for h in hubs),
         }
         print(json.dumps(result), flush=True)
     finally:

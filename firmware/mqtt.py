@@ -63,8 +63,15 @@ def publish_head(topic, n, qos=0, retain=False, pid=0, dup=False):
     return bytes(_header(first, len(var) + n)) + var
 
 
-def subscribe_packet(pid, topic, qos):
-    return _packet(0x82, struct.pack("!H", pid) + _str(topic) + bytes([qos]))
+def subscribe_packet(pid, topics, qos):
+    """topics: one topic filter or a list of them in one SUBSCRIBE; qos: one for all, or a
+    list with one per topic."""
+    if not isinstance(topics, list):
+        topics = [topics]
+    body = struct.pack("!H", pid)
+    for i in range(len(topics)):
+        body += _str(topics[i]) + bytes([qos[i] if isinstance(qos, list) else qos])
+    return _packet(0x82, body)
 
 
 def parse_url(url):
@@ -96,6 +103,7 @@ class MQTTClient:
         self.connected = False
         self.lock = asyncio.Lock()
         self.acks = {}        # pid -> asyncio.Event, set by the reader on PUBACK/SUBACK
+        self.granted = b""    # return codes of the last SUBACK (0x80: refused, e.g. by ACL)
         self.pid = 0
         self.gen = 0          # bumped by close(): a waiter woken by a lost connection sees it
         self.last_rx = 0
@@ -168,6 +176,8 @@ class MQTTClient:
                 first, body = await self._read_packet()
                 kind = first & 0xF0
                 if kind in (0x40, 0x90):  # PUBACK, SUBACK
+                    if kind == 0x90:
+                        self.granted = bytes(body[2:])
                     ev = self.acks.pop(struct.unpack_from("!H", body, 0)[0], None)
                     if ev:
                         ev.set()
@@ -229,8 +239,10 @@ class MQTTClient:
         await self._exchange(data, pid, timeout_ms, "PUBACK")
 
     async def subscribe(self, topic, qos=1, timeout_ms=10000):
+        """One topic or a list (one round trip); -> the SUBACK's return code per topic."""
         pid = self._next_pid()
         await self._exchange(subscribe_packet(pid, topic, qos), pid, timeout_ms, "SUBACK")
+        return self.granted
 
     async def _exchange(self, data, pid, timeout_ms, ack):
         """Send one packet and, when it has a packet id, wait for its ack (PUBACK, SUBACK).

@@ -1,9 +1,11 @@
 """The sending side of the kiosk: the queue drained at QoS 1, 50 taps a message at most.
 
-A tap leaves the flash queue only when the broker has PUBACKed the message that carried it;
-after a cut or a lost connection the unacknowledged taps simply go again (the hub counts
-(kiosk, seq) once). Taps messages are written straight into the MQTT packet buffer, so a 4 KiB
-message costs no allocation beyond its JSON pieces.
+A tap leaves the flash queue only when a receipt from the hub covers it (the hub committed it):
+a broker's PUBACK only moves the send cursor on. Taps PUBACKed and still not covered RESEND_MS
+after the last progress are sent again, the wait doubling up to RESEND_MAX_MS (a hub that is
+down is not flooded), so a broker that PUBACKs and then loses a message costs a resend, never
+a tap; the hub counts (kiosk, seq) once. Taps messages are written straight into the MQTT
+packet buffer, so a 4 KiB message costs no allocation beyond its JSON pieces.
 """
 import asyncio
 import gc
@@ -14,6 +16,8 @@ import protocol
 from tapq import FLAG_REL, NO_NAME
 
 MAX_BATCH = 50
+RESEND_MS = 5000        # PUBACKed, not receipted this long after the last progress: send again
+RESEND_MAX_MS = 60000
 
 
 class Sender:
@@ -24,6 +28,68 @@ class Sender:
         self.measure = kiosk.settings.get("measure_heap", False)
         self.heap_peak = 0                 # live heap while a full batch is in hand
         self.stalled = False               # set by the sim's `stall`: a task stuck for good
+        self.sent = 0        # send cursor: queued taps <= sent were PUBACKed (or are covered)
+        self.sent_n = 0      # queued taps in (q.done, sent]: waiting for a receipt
+        self.receipt = None  # the latest receipt (upto, ranges), applied by this task only
+        self.receipt_new = False
+        self.receipts = True  # False: the broker refused the subscription (old ACL)
+        s = kiosk.settings
+        self.resend_min = s.get("resend_ms", RESEND_MS)
+        self.resend_max = s.get("resend_max_ms", RESEND_MAX_MS)
+        self.resend_ms = self.resend_min
+        self.wait_from = time.ticks_ms()
+
+    def on_receipt(self, payload):
+        """A receipt arrived (the MQTT reader calls this): kept, applied by run()."""
+        try:
+            self.receipt = protocol.decode_receipt(payload)
+        except protocol.ProtocolError as e:
+            self.k.board.log("receipt refused: %s" % e)
+            return
+        self.receipt_new = True
+        self.k.wake.set()
+
+    def reconnected(self, receipts=True):
+        # A new connection: what is not covered goes again RESEND_MS from now.
+        self.resend_ms = self.resend_min
+        self.wait_from = time.ticks_ms()
+        if not receipts and self.receipts:
+            # A broker whose ACL predates receipts (`civic broker config` not run again):
+            # without this the queue would never drain and the kiosk would refuse presses.
+            self.k.board.log("receipts refused by the broker: a PUBACK deletes, as before")
+        self.receipts = receipts
+
+    def covered(self, seq):
+        return self.receipt is not None and protocol.receipt_covers(self.receipt, seq)
+
+    def unsent(self):
+        return self.q.count - self.sent_n
+
+    async def settle(self):
+        q = self.q
+        count, done = q.count, q.done
+        for _ in q.settle(self.covered):
+            await asyncio.sleep_ms(0)  # presses go first
+        if q.done > done:
+            self.resend_ms = self.resend_min   # the hub is committing: back to the short wait
+            self.wait_from = time.ticks_ms()
+        if q.done >= self.sent:
+            self.sent = q.done
+            self.sent_n = 0
+        else:
+            self.sent_n = max(0, self.sent_n - (count - q.count))
+
+    def resend_due(self):
+        if not self.sent_n or \
+                time.ticks_diff(time.ticks_ms(), self.wait_from) < self.resend_ms:
+            return False
+        self.k.board.log("no receipt for %d taps: sending again from %d"
+                         % (self.sent_n, self.q.done + 1))
+        self.sent = self.q.done
+        self.sent_n = 0
+        self.resend_ms = min(self.resend_ms * 2, self.resend_max)
+        self.wait_from = time.ticks_ms()
+        return True
 
     def tap_dict(self, r):
         """A stored record -> the TAP of protocol v1, its time resolved now."""
@@ -43,6 +109,10 @@ class Sender:
             while self.stalled:
                 await asyncio.sleep_ms(100)  # alive but no progress: no life sign either
             self.k.alive["sender"] = time.ticks_ms()
+            if self.receipt_new:
+                self.receipt_new = False
+                await self.settle()
+                continue
             if self.q.merge_due():
                 for _ in self.q.merge():
                     await asyncio.sleep_ms(0)  # presses go first
@@ -50,9 +120,11 @@ class Sender:
             m = self.k.mqtt
             if self.waiting_for_clock():
                 m = None
-            if not (m and m.connected and self.q.count):
+            if m and m.connected:
+                self.resend_due()
+            if not (m and m.connected and self.unsent() > 0):
                 self.k.wake.clear()
-                if not (m and m.connected and self.q.count):
+                if not (m and m.connected and self.unsent() > 0) and not self.receipt_new:
                     try:
                         await asyncio.wait_for_ms(self.k.wake.wait(), 1000)
                     except asyncio.TimeoutError:
@@ -73,20 +145,28 @@ class Sender:
         return recs
 
     def waiting_for_clock(self):
-        if self.clock.base is not None or self.q.count == 0:
+        if self.clock.base is not None or self.unsent() <= 0:
             return False
-        recs = self.q.peek(1)
+        recs = self.q.peek(1, self.sent)
         return bool(recs) and not self.sendable(recs)
 
     async def send_batch(self, m):
-        recs = self.q.peek(MAX_BATCH)
+        """Send the next taps after the cursor; covered ones are passed over."""
+        recs = self.q.peek(MAX_BATCH, self.sent)
         if not recs:
-            self.q.count = 0
+            self.sent_n = self.q.count   # nothing left to send: all of it waits for a receipt
             return
         recs = self.sendable(recs)
         if not recs:
             return
-        size, n = self.encode(recs, m.payload_buffer())
+        if self.receipt is not None:   # covered above a hole: no need to send those again
+            todo = [r for r in recs if not self.covered(r[0])]
+            if not todo:
+                self.moved(recs[-1][0], len(recs))
+                return
+        else:
+            todo = recs
+        size, n = self.encode(todo, m.payload_buffer())
         if self.measure:
             gc.collect()
             self.heap_peak = max(self.heap_peak, gc.mem_alloc())
@@ -95,16 +175,27 @@ class Sender:
         except Exception as e:
             self.k.board.log("send failed: %r" % (e,))
             return
-        done = recs[:n]
-        self.q.ack(done)
+        done = todo[:n]
+        last = done[-1][0]
+        self.moved(last, len([r for r in recs if r[0] <= last]))
+        if not self.receipts:
+            self.receipt = (last, [])   # the PUBACK stands in for a receipt
+            self.receipt_new = True
         for r in done:
             self.k.board.sent(r[0])
-        recs = done = None
+        recs = todo = done = None
+
+    def moved(self, seq, n):
+        """The cursor passes seq: n more queued taps wait for a receipt."""
+        if not self.sent_n:
+            self.wait_from = time.ticks_ms()   # the wait for a receipt starts now
+        self.sent = max(self.sent, seq)
+        self.sent_n += n
 
     def encode(self, recs, out):
         """A taps message (protocol v1) written into `out` (the connection's packet buffer):
         as many of recs as fit in MAX_PAYLOAD bytes. -> (payload bytes, taps used)."""
-        head = ('{"boot": %d, "taps": [' % self.k.boot).encode()
+        head = ('{"boot": %d, "settled": %d, "taps": [' % (self.k.boot, self.q.done)).encode()
         n = len(head)
         out[:n] = head
         used = 0

@@ -1,4 +1,5 @@
-"""The crash-safe tap queue on flash: every acked tap lives here until the broker PUBACKs it.
+"""The crash-safe tap queue on flash: every acked tap lives here until a receipt from the hub
+covers it (the hub has committed it); a broker's PUBACK alone deletes nothing.
 
 Layout under DIR (default data), see README.md "Queue format":
 - records of 16 bytes: seq u32, t u32, boot u16, flags u8 (button | REL), version u8,
@@ -55,8 +56,8 @@ class TapQueue:
         self.buf = bytearray(COLD_MAX * REC)  # the one read/merge buffer: no per-batch garbage
         self.segs = []       # [first, last, count, name] oldest first; count = valid records
         self.hot = None      # the seg this boot appends to, None when it is full
-        self.done = 0        # every queued seq <= done has been PUBACKed
-        self.count = 0       # taps queued and not yet PUBACKed
+        self.done = 0        # settled: every seq <= done is receipted (deleted) or was never stored
+        self.count = 0       # taps on flash not yet settled
         self.bad = 0         # damaged records skipped at load (counted, reported in status)
         self.refused = 0     # presses refused because the queue was full (never acked)
         self.names = []
@@ -106,7 +107,9 @@ class TapQueue:
             self.count += s[2]
             last_seq = max(last_seq, s[1])
         self.next_seq = max(read_int(self.root + "/seq", 1), last_seq + 1)
-        self.done = 0
+        # Below the oldest record on flash every seq is settled: deleted after a receipt, or
+        # never stored (torn). The kiosk tells the hub so (the "settled" of its taps messages).
+        self.done = keep[0][0] - 1 if keep else self.next_seq - 1
         self.hot = None
         return self
 
@@ -180,10 +183,11 @@ class TapQueue:
         return seq
 
     # ---- the sending side ---------------------------------------------------------------
-    def peek(self, n):
-        """The next n unsent taps, oldest first, as (seq, t, boot, flags, name) tuples."""
+    def peek(self, n, after=0):
+        """The next n unsettled taps above `after`, oldest first, as (seq, t, boot, flags, name)
+        tuples."""
         out = []
-        after = self.done
+        after = max(after, self.done)
         for s in self.segs:
             if s[1] <= after:
                 continue
@@ -198,12 +202,27 @@ class TapQueue:
                     return out
         return out
 
-    def ack(self, taps):
-        """The broker has the taps (PUBACK): forget them, deleting files that are all done."""
-        if not taps:
-            return
-        self.done = max(self.done, taps[-1][0])
-        self.count = max(0, self.count - len(taps))
+    def settle(self, covered):
+        """Move `done` over the oldest queued taps while covered(seq) (a receipt covers them),
+        deleting the files wholly settled. Stops at the first tap not covered. A generator, one
+        file per step; call from the sender task only (as merge())."""
+        for s in self.segs[:]:
+            if s[1] <= self.done:
+                continue
+            size = self._read(s[3])
+            for off in range(0, size - REC + 1, REC):
+                r = unpack(self.buf, off)
+                if r is None or r[0] <= self.done:
+                    continue
+                if not covered(r[0]):
+                    self._drop_settled()
+                    return
+                self.done = r[0]
+                self.count = max(0, self.count - 1)
+            yield
+        self._drop_settled()
+
+    def _drop_settled(self):
         while self.segs and self.segs[0][1] <= self.done and self.segs[0] is not self.hot:
             s = self.segs.pop(0)
             if not self.segs:  # the newest seq leaves the flash: keep the counter ahead of it

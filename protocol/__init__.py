@@ -4,3 +4,4 @@ Runs unchanged on CPython and MicroPython, so it uses only what both share: no t
 no dataclasses, no f-strings with format specs that MicroPython lacks.
 """
 from protocol.v1 import *  # noqa: F401,F403
+from protocol.receipts import *  # noqa: F401,F403

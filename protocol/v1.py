@@ -10,7 +10,7 @@ VERSION = "v1"
 ROOT = "civic/v1"
 MAX_PAYLOAD = 4096
 MAX_TAPS = 50
-CHANNELS = ("taps", "status", "config")
+CHANNELS = ("taps", "status", "config", "receipt")
 MOOD_MIN = 1
 MOOD_MAX = 4
 DEFAULT_SKILLS = ("basics", "eservices", "safety", "work")
@@ -190,20 +190,33 @@ def check_tap(t, i=0):
     return {"seq": seq, "ts": ts, "kind": kind, "value": value, "q": q}
 
 
-def encode_taps(boot, taps):
-    return _dump({"boot": boot, "taps": taps})
+def encode_taps(boot, taps, settled=None):
+    d = {"boot": boot, "taps": taps}
+    if settled is not None:
+        d["settled"] = settled
+    return _dump(d)
 
 
 def decode_tap_rows(payload):
     """-> (boot, [(seq, ts, kind, value, q), ...]): decode_taps as tuples (what the hub stores)."""
+    return decode_tap_batch(payload)[:2]
+
+
+def decode_tap_batch(payload):
+    """-> (boot, rows as decode_tap_rows gives them, settled): settled is the kiosk's optional
+    "settled" field (every seq of the kiosk <= it is settled: receipted, or never stored), or
+    None when absent or ill-typed (old firmware sends none; a receipt then just lists ranges)."""
     obj = _load(payload)
+    settled = obj.get("settled")
+    if not _is_int(settled) or not 0 <= settled <= MAX_SEQ:
+        settled = None
     boot = _need_int(obj, "boot", 0, MAX_SEQ)
     taps = obj.get("taps")
     if type(taps) is not list:
         raise ProtocolError("taps: missing or not a list")
     if not 1 <= len(taps) <= MAX_TAPS:
         raise ProtocolError("taps: %d taps, want 1..%d" % (len(taps), MAX_TAPS))
-    return boot, [tap_row(taps[i], i) for i in range(len(taps))]
+    return boot, [tap_row(taps[i], i) for i in range(len(taps))], settled
 
 
 def decode_taps(payload):
@@ -284,3 +297,4 @@ def question_text(cfg, lang="en"):
         return None
     text = q["text"]
     return text.get(lang) or text.get("en") or text[sorted(text)[0]]
+

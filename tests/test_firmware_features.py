@@ -6,6 +6,7 @@ import struct
 import threading
 import time
 
+from tests.support.procs import wait_until
 from tests.support.kiosk import SimKiosk, install_into_image
 from tests.support.procs import free_port
 
@@ -68,6 +69,8 @@ def test_queue_full_refuses_and_counts(tmp_path, broker, collector):
         assert k.stats()["refused"] == 4
         broker.start()
         k.wait_count("sent", 10, timeout=45)
+        # Room again only once the receipt covers them: a PUBACK alone deletes nothing.
+        assert wait_until(lambda: k.stats()["queue"] == 0, 30)
         k.press(0)
         assert k.wait_count("ack", 11)[-1] == 11
 

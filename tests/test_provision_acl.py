@@ -43,10 +43,15 @@ def test_kiosk_cannot_speak_for_another_and_hub_hears_all(reg):
     hub.subscribe("civic/v1/+/status")
     hub.publish("civic/v1/kiosk-a/config", b'{"rev": 1, "for": "a"}', retain=True)
     hub.publish("civic/v1/kiosk-b/config", b'{"rev": 1, "for": "b"}', retain=True)
+    hub.publish("civic/v1/kiosk-a/receipt", b'{"upto": 7, "for": "a"}', retain=True)
+    hub.publish("civic/v1/kiosk-b/receipt", b'{"upto": 9, "for": "b"}', retain=True)
     # A tries to speak for B: a tap, a retained status, and a config that would steer B.
     forge(reg, "civic/v1/kiosk-b/taps", b"forged-tap")
     forge(reg, "civic/v1/kiosk-b/status", b"forged-status", retain=True)
     forge(reg, "civic/v1/kiosk-b/config", b"forged-config", retain=True)
+    # ... and a receipt that would make B delete taps the hub never had, or its own.
+    forge(reg, "civic/v1/kiosk-b/receipt", b"forged-receipt", retain=True)
+    forge(reg, "civic/v1/kiosk-a/receipt", b"forged-own-receipt", retain=True)
     forge(reg, "civic/v1/other/taps", b"forged-elsewhere")
     # A listens as widely as it can and names B's config outright, then sends its own.
     a = reg.peer(reg.port, "kiosk-a", reg.a["password"])
@@ -54,6 +59,7 @@ def test_kiosk_cannot_speak_for_another_and_hub_hears_all(reg):
     assert a.ok and b.ok
     a.subscribe("civic/v1/#")
     a.subscribe("civic/v1/kiosk-b/config")
+    a.subscribe("civic/v1/kiosk-b/receipt")
     a.publish("civic/v1/kiosk-a/taps", b"a-own-tap")
     a.publish("civic/v1/kiosk-a/status", b"a-own-status", retain=True)
     b.publish("civic/v1/kiosk-b/taps", b"b-own-tap")
@@ -62,14 +68,15 @@ def test_kiosk_cannot_speak_for_another_and_hub_hears_all(reg):
     assert not [p for p in hub.payloads() if p.startswith(b"forged")]
     # A hears its own config, never B's, nor anybody's taps or status.
     assert wait_until(lambda: a.payloads("civic/v1/kiosk-a/config"), 5)
+    assert wait_until(lambda: a.payloads("civic/v1/kiosk-a/receipt"), 5)
     b.publish("civic/v1/kiosk-b/status", b"b-own-status", retain=True)
     assert hub.wait_for(b"b-own-status")
-    assert a.payloads() == [b'{"rev": 1, "for": "a"}']
+    assert sorted(a.payloads()) == [b'{"rev": 1, "for": "a"}', b'{"upto": 7, "for": "a"}']
     # The hub reads everything under civic/v1, on either listener; B's config is untouched.
     late = reg.peer(reg.hub_port, reg.hub["username"], reg.hub["password"])
     late.subscribe("civic/v1/#")
     for p in (b'{"rev": 1, "for": "b"}', b'{"rev": 1, "for": "a"}', b"a-own-status",
-              b"b-own-status"):
+              b"b-own-status", b'{"upto": 7, "for": "a"}', b'{"upto": 9, "for": "b"}'):
         assert late.wait_for(p)
     assert not [p for p in late.payloads() if p.startswith(b"forged")]
 

@@ -68,10 +68,11 @@ def check_mosquitto_hash(pw_hash, password):
 
 
 def acl_text(kiosks, hub_user):
-    """Mosquitto ACL: the hub may use all of civic/v1; each kiosk its own three topics only.
+    """Mosquitto ACL: the hub may use all of civic/v1; each kiosk its own four topics only
+    (write taps and status, read config and receipt).
 
     Mosquitto checks read access again for every message it delivers, so a kiosk that subscribes
-    to a wildcard still receives nothing but its own config.
+    to a wildcard still receives nothing but its own config and receipt.
     """
     out = ["# Written by `civic broker config`; rerun it instead of editing.",
            "# Anything not granted here is refused (no anonymous user, no pattern rules).",
@@ -80,7 +81,10 @@ def acl_text(kiosks, hub_user):
         out += ["user " + kid,
                 "topic write " + protocol.topic(kid, "taps"),
                 "topic write " + protocol.topic(kid, "status"),
-                "topic read " + protocol.topic(kid, "config"), ""]
+                "topic read " + protocol.topic(kid, "config"),
+                # Receipts (which taps the hub committed): read only, or a stolen kiosk could
+                # make another delete its taps.
+                "topic read " + protocol.topic(kid, "receipt"), ""]
     return "\n".join(out)
 
 

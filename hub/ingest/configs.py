@@ -6,11 +6,11 @@ publisher, driven by the ingest's batch loop (hub/ingest/service.py), owns its o
 for those rows. After a reconnect every publish still awaiting its PUBACK is sent again.
 """
 import logging
-import threading
 import time
 
 import protocol
 from hub.common.logs import kv
+from hub.ingest import config_heal
 from hub.store.connection import open_db, transaction
 
 log = logging.getLogger("civic.ingest")
@@ -22,8 +22,10 @@ class ConfigPublisher:
     def __init__(self, metrics):
         self.metrics = metrics
         self.db = None
-        self._pending = {}          # mid -> (kiosk, rev) of config publishes awaiting PUBACK
-        self._lock = threading.Lock()  # _pending is read on paho's thread too (acked)
+        # mid -> (kiosk, rev) of config publishes awaiting PUBACK. Batch loop thread only: a
+        # lock here, held around paho's publish() and taken again in on_publish (which paho
+        # calls holding its own message lock), deadlocked the ingest.
+        self._pending = {}
         self._due_at = 0.0          # next time kiosk_configs is checked
 
     def open(self, db_path):
@@ -35,8 +37,7 @@ class ConfigPublisher:
 
     def resend(self):
         """A new connection: publishes of the old one are sent again at the next check."""
-        with self._lock:
-            self._pending.clear()
+        self._pending.clear()
         self._due_at = 0.0
 
     def publish_due(self, link):
@@ -48,23 +49,29 @@ class ConfigPublisher:
             return
         rows = self.db.execute("SELECT kiosk, rev, payload FROM kiosk_configs "
                                "WHERE published IS NULL ORDER BY updated").fetchall()
+        waiting = set(self._pending.values())
         for kiosk, rev, payload in rows:
-            with self._lock:
-                if (kiosk, rev) in self._pending.values():
-                    continue
-                try:
-                    t = protocol.topic(kiosk, "config")
-                except protocol.ProtocolError as e:
-                    log.error(kv("config_skipped", kiosk=kiosk, error=str(e)))
-                    continue
-                mid = link.publish(t, payload.encode(), retain=True)
-                if mid is not None:
-                    self._pending[mid] = (kiosk, rev)
+            if (kiosk, rev) in waiting:
+                continue
+            try:
+                t = protocol.topic(kiosk, "config")
+            except protocol.ProtocolError as e:
+                log.error(kv("config_skipped", kiosk=kiosk, error=str(e)))
+                continue
+            mid = link.publish(t, payload.encode(), retain=True)
+            if mid is not None:
+                self._pending[mid] = (kiosk, rev)
 
     def acked(self, mid):
-        """On paho's thread: the PUBACK of mid. -> (kiosk, rev) when it was a config."""
-        with self._lock:
-            return self._pending.pop(mid, None)
+        """The PUBACK of mid (batch loop thread). -> (kiosk, rev) when it was a config."""
+        return self._pending.pop(mid, None)
+
+    def republish_all(self):
+        """The broker had no session for us: publish every config again. -> how many."""
+        with transaction(self.db.conn):
+            n = config_heal.republish_all(self.db.conn)
+        self._due_at = 0.0
+        return n
 
     def mark_published(self, kiosk, rev):
         with transaction(self.db.conn):

@@ -13,6 +13,7 @@ class Metrics:
         self.taps_ingested = 0
         self.taps_duplicate = 0
         self.configs_published = 0
+        self.receipts_published = 0
         self.batches = 0
         self.batch_sum = 0.0
         self.batch_buckets = [0] * len(BUCKETS)
@@ -63,6 +64,8 @@ def render(ingest):
     metric("civic_ingest_configs_published_total", "counter",
            "Kiosk configs published retained and acknowledged by the broker.",
            [("", m.configs_published)])
+    metric("civic_ingest_receipts_published_total", "counter",
+           "Receipts (committed seqs) published to kiosks.", [("", m.receipts_published)])
     metric("civic_ingest_db_errors_total", "counter", "Batches whose commit failed and was retried.",
            [("", m.db_errors)])
     metric("civic_ingest_queue_depth", "gauge", "Messages received and not yet committed.",

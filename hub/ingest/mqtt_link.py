@@ -49,6 +49,7 @@ class MqttLink:
         self.on_connected = on_connected  # fn(), after subscriptions are requested
         self.on_published = on_published  # fn(mid), PUBACK of our own publish
         self.connected = False
+        self.session_present = False      # of the last CONNACK: False = the broker forgot us
         self.subscribed = threading.Event()  # set on the SUBACK of the current connection
         self.gen = 0                      # connection counter: acks are only valid on their own
         self.stopping = False
@@ -93,6 +94,7 @@ class MqttLink:
                            reason=reason_code))
             return
         self.gen += 1
+        self.session_present = bool(flags.session_present)
         self.subscribed.clear()
         client.subscribe(self.subscriptions)
         self.connected = True

@@ -14,7 +14,9 @@ See hub/ingest/committers.py.
 What the hub holds received and not yet committed is bounded (HOLD_MAX_BYTES): beyond it the
 network thread waits for the next commit, and the broker keeps the rest queued for our
 persistent session. So memory stays bounded whatever the broker's in-flight window is.
-The loop also has the kiosks' configs published (hub/ingest/configs.py).
+The loop also has the kiosks' configs published (hub/ingest/configs.py; hub/ingest/config_heal.py
+clears the published mark when a config needs to go again), and after each commit the kiosks'
+receipts (hub/ingest/receipts.py), coalesced.
 """
 import collections
 import logging
@@ -22,11 +24,13 @@ import queue
 import threading
 import time
 
+import protocol
 from hub.common.logs import kv
 from hub.ingest.committers import ProcessCommitter, ThreadCommitter, WriterDied
 from hub.ingest.configs import CONFIG_POLL_S, ConfigPublisher
 from hub.ingest.metrics import Metrics
 from hub.ingest.mqtt_link import MqttLink
+from hub.ingest.receipts import Receipts
 from hub.ingest.validate import prepared
 from hub.ingest.writer import BATCH_MAX
 
@@ -71,6 +75,7 @@ class Ingest:
         self.link = MqttLink(broker, self._received, user=user, password=password,
                              client_id=client_id, share=share, ca=ca,
                              on_connected=self._connected, on_published=self._published)
+        self.receipts = Receipts()  # batch thread only
         self._thread = None
         self.error = None
 
@@ -162,13 +167,18 @@ class Ingest:
                 if not self._finish(inflight):
                     return                # stopping, batch not committed: never acked
             self.configs.publish_due(self.link)
+            self._publish_receipts()
 
     def _gather(self, carry, wait):
         """-> (batch of at most batch_max messages, the rest, stop seen). Blocks (up to
-        CONFIG_POLL_S) only when wait and nothing is at hand."""
+        CONFIG_POLL_S, or until the next receipt is due) only when wait and nothing is at hand."""
         batch, stop = carry or [], False
         try:
-            item = self.q.get(timeout=CONFIG_POLL_S) if wait and not batch else self.q.get_nowait()
+            timeout = CONFIG_POLL_S    # or less when a coalesced receipt falls due sooner
+            if self.link.connected:
+                timeout = self.receipts.wait(time.monotonic(), CONFIG_POLL_S)
+            item = self.q.get(timeout=timeout) if wait and not batch and timeout > 0 \
+                else self.q.get_nowait()
         except queue.Empty:
             item = None
         while item is not None:
@@ -176,7 +186,13 @@ class Ingest:
                 if item.what == "stop":
                     stop = True
                 elif item.what == "published":
-                    self.configs.mark_published(*item.args)
+                    done = self.configs.acked(item.args[0])
+                    if done:
+                        self.configs.mark_published(*done)
+                elif item.what == "connected":
+                    self.configs.resend()   # publishes of the old connection go again
+                    if not item.args[0]:
+                        self._broker_forgot()
             else:
                 batch.extend(item)   # carry is a fresh list (a slice) each time
             if len(batch) >= self.batch_max:
@@ -214,6 +230,7 @@ class Ingest:
                 return False
         inflight.popleft()
         self.metrics.record(detail)
+        self.receipts.note_batch([p for p, _m in batch])
         msgs = [m for _p, m in batch]
         self.link.ack(msgs)  # arrival order, as MQTT expects
         with self._room:
@@ -223,11 +240,28 @@ class Ingest:
         return True
 
     # -- configs for the kiosks: the publisher's state lives on this loop's thread ----------
+    # The network thread only hands over: paho calls on_publish holding its own message lock,
+    # which publish() takes too, so a lock of ours taken on both threads deadlocked the ingest
+    # (the flaky end-to-end failure: a kiosk never got its pushed question).
     def _connected(self):
-        self.configs.resend()
-        self.q.put(_Event("wake"))
+        self.q.put(_Event("connected", self.link.session_present))
 
     def _published(self, mid):
-        done = self.configs.acked(mid)
-        if done:
-            self.q.put(_Event("published", *done))
+        self.q.put(_Event("published", mid))
+
+    # -- receipts, and healing what a broker forgot ------------------------------------------
+    def _publish_receipts(self):
+        if not self.link.connected or not self.receipts.dirty:
+            return
+        for kiosk, payload in self.receipts.due(time.monotonic()):
+            if self.link.publish(protocol.topic(kiosk, "receipt"), payload, retain=True) is None:
+                self.receipts.again(kiosk)
+            else:
+                self.metrics.receipts_published += 1
+
+    def _broker_forgot(self):
+        """session_present=0: the broker may have lost its retained configs and receipts too."""
+        n = self.configs.republish_all()
+        self.receipts.all_again()
+        log.info(kv("broker_session_lost", configs_again=n,
+                    receipts_again=len(self.receipts.kiosks)))

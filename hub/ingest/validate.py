@@ -52,7 +52,7 @@ def _parse_topic(topic):
 
 def _bad_times(kiosk, decoded, now):
     """A taps verdict with the taps dated outside EARLIEST_TAP..now + TAP_AHEAD_S left out."""
-    boot, rows = decoded
+    boot, rows = decoded[0], decoded[1]
     hi = now + TAP_AHEAD_S
     for r in rows:
         ts = r[1]
@@ -71,9 +71,10 @@ def _bad_times(kiosk, decoded, now):
                 i, ts, EARLIEST_TAP)
         else:
             good.append(r)
-    if not good:
-        return ("reject", kiosk, reason)
-    return ("taps", kiosk, (boot, good), reason)
+    # The refused taps are settled all the same (a rejects row says why): the fourth element,
+    # every seq of the message, lets the receipt cover them, or the kiosk would keep them on
+    # its flash and send them for ever. No good tap at all: the Writer makes it a reject.
+    return ("taps", kiosk, (boot, good, decoded[2], [r[0] for r in rows]), reason)
 
 
 def classify(topic, payload, now=None):
@@ -92,7 +93,7 @@ def classify(topic, payload, now=None):
         return ("reject", None, "topic: unreadable (%s)" % type(e).__name__)
     try:
         if channel == "taps":
-            decoded = protocol.decode_tap_rows(payload)
+            decoded = protocol.decode_tap_batch(payload)  # (boot, rows, settled)
             # The kiosk is named by the topic (the broker's ACL pins it); a payload that names
             # another one is forged or misrouted.
             if b'"kiosk"' in bytes(payload):

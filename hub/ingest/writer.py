@@ -15,6 +15,7 @@ import time
 import protocol
 
 from hub.common.logs import kv
+from hub.ingest import config_heal
 from hub.ingest.known import Known
 from hub.ingest.validate import prepared
 from hub.store import registry
@@ -73,6 +74,7 @@ class Writer:
                 elif what == "status":
                     out.append(("status", registry.apply_status(conn, kiosk, detail, received,
                                                                 retain)))
+                    config_heal.check_status(conn, kiosk, detail)
                 else:
                     self._reject(received, topic, kiosk, detail, payload)
                     out.append(("reject", detail))
@@ -88,12 +90,12 @@ class Writer:
 
     def _check(self, v):
         """A taps verdict with what the hub does not know left out or cleared (known.py)."""
-        boot, rows = v[2]
+        rows = v[2][1]
         kept, reason = self.known.check(self.db.conn, rows)
         if reason is None and kept is rows:
             return v
         reason = v[3] if len(v) > 3 and v[3] else reason
-        return ("taps", v[1], (boot, kept), reason)
+        return ("taps", v[1], (v[2][0], kept) + tuple(v[2][2:]), reason)
 
     def _reject(self, received, topic, kiosk, reason, payload):
         if topic is None and kiosk:  # a taps verdict keeps no topic: it is the kiosk's taps

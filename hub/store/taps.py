@@ -25,7 +25,8 @@ def insert_taps(db, items):
     by_kiosk = {}
     seen = {}       # kiosk -> latest receive time, for kiosks.last_seen
     dups = 0
-    for kiosk, (boot, taps), received in items:
+    for kiosk, decoded, received in items:
+        boot, taps = decoded[0], decoded[1]   # (boot, rows) or (boot, rows, settled, ...)
         rows = by_kiosk.get(kiosk)
         if rows is None:
             rows = by_kiosk[kiosk] = {}

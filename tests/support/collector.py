@@ -7,15 +7,20 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from protocol import v1
+from protocol import receipts, v1
 
 # A config with the misuse rules off, for tests that press faster than a person would.
 OPEN_RULES = {"rev": 1, "cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0}
 
 
 class Collector:
-    def __init__(self, port, topic="civic/v1/#"):
+    """receipts: answer every taps message with the kiosk's receipt, as the hub does after a
+    commit (here once the tap is recorded), so kiosks delete what was delivered."""
+
+    def __init__(self, port, topic="civic/v1/#", receipts=True):
         self.port = port
+        self.receipts = receipts
+        self.committed = {}     # kiosk -> (upto, ranges) receipted so far
         self.topic = topic
         self.cond = threading.Condition()
         self.taps = {}          # (kiosk, seq) -> tap dict (first delivery)
@@ -55,6 +60,9 @@ class Collector:
             if channel == "taps":
                 d = v1.decode_taps(msg.payload)  # a malformed message fails the test here
                 self.messages.append((kiosk, len(d["taps"])))
+                if self.receipts:
+                    self._receipt(kiosk, [t["seq"] for t in d["taps"]],
+                                  v1.decode_tap_batch(msg.payload)[2])
                 for t in d["taps"]:
                     self.deliveries += 1
                     key = (kiosk, t["seq"])
@@ -68,6 +76,14 @@ class Collector:
             else:
                 self.raw.append((msg.topic, msg.payload, msg.retain))
             self.cond.notify_all()
+
+    def _receipt(self, kiosk, seqs, settled):
+        up, rs = receipts.receipt_settle(*self.committed.get(kiosk, (0, [])), settled)
+        for s in seqs:
+            up, rs = receipts.receipt_add(up, rs, s, s)
+        self.committed[kiosk] = (up, rs)
+        self.client.publish(v1.topic(kiosk, "receipt"), receipts.encode_receipt(up, rs), qos=1,
+                            retain=True)
 
     def seqs(self, kiosk):
         with self.cond:

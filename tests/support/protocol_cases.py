@@ -5,7 +5,7 @@ which tests/test_protocol.py reads back from the `micropython` command.
 """
 import json
 
-from protocol import v1
+from protocol import receipts, v1
 from tests.support.mp_cases import run_cases
 
 TAP = {"seq": 1041, "ts": 1795393090, "kind": "mood", "value": 4, "q": "q-17"}
@@ -122,6 +122,70 @@ def case_config():
     refused(v1.decode_config, '{"rev": 1, "question": {"id": "q"}}', "question.text")
     refused(v1.decode_config, '{"rev": 1, "skills": []}', "skills:")
     refused(v1.decode_config, '{"rev": 1, "burst_max": -1}', "burst_max:")
+
+
+def case_taps_settled_field():
+    # New firmware says which of its seqs are settled; old firmware says nothing; a bad value
+    # is ignored (the field is optional), never a reason to refuse the taps.
+    payload = v1.encode_taps(3, [TAP], settled=1040)
+    assert v1.decode_tap_batch(payload)[2] == 1040
+    assert v1.decode_tap_rows(payload) == (3, [(1041, 1795393090, "mood", 4, "q-17")])
+    assert v1.decode_tap_batch(v1.encode_taps(3, [TAP]))[2] is None
+    for bad in ("7", -1, True, None):
+        p = json.dumps({"boot": 3, "taps": [TAP], "settled": bad})
+        assert v1.decode_tap_batch(p)[2] is None
+
+
+def case_receipt_topic_and_roundtrip():
+    assert v1.topic("k-1", "receipt") == "civic/v1/k-1/receipt"
+    assert v1.parse_topic("civic/v1/k-1/receipt") == ("k-1", "receipt")
+    p = receipts.encode_receipt(10, [[12, 15], [20, 20]])
+    assert receipts.decode_receipt(p) == (10, [[12, 15], [20, 20]])
+    assert receipts.decode_receipt('{"upto": 4}') == (4, [])
+    r = (10, [[12, 15], [20, 20]])
+    assert [s for s in range(25) if receipts.receipt_covers(r, s)] == \
+        list(range(11)) + [12, 13, 14, 15, 20]
+
+
+def case_receipt_refused():
+    for bad, why in (("{}", "upto:"), ('{"upto": -1}', "upto:"),
+                     ('{"upto": 1, "also": [[1, 2]]}', "also:"),
+                     ('{"upto": 1, "also": [[5, 4]]}', "also:"),
+                     ('{"upto": 1, "also": [[3, 5], [5, 6]]}', "also:"),
+                     ('{"upto": 1, "also": [[3]]}', "also:"),
+                     ('{"upto": 1, "also": {"a": 1}}', "also:"),
+                     ('{"upto": 1, "also": [[3, 4.5]]}', "also:")):
+        refused(receipts.decode_receipt, bad, why)
+    many = [[i * 3, i * 3 + 1] for i in range(1, receipts.MAX_RANGES + 2)]
+    refused(receipts.decode_receipt, json.dumps({"upto": 0, "also": many}), "also:")
+
+
+def case_receipt_coalescing():
+    add = receipts.receipt_add
+    r = (0, [])
+    r = add(r[0], r[1], 5, 7)          # 1..4 not yet: a range above upto
+    assert r == (0, [[5, 7]]), r
+    r = add(r[0], r[1], 9, 9)
+    assert r == (0, [[5, 7], [9, 9]]), r
+    r = add(r[0], r[1], 8, 8)          # touching ranges merge
+    assert r == (0, [[5, 9]]), r
+    r = add(r[0], r[1], 1, 4)          # the prefix arrives: everything folds into upto
+    assert r == (9, []), r
+    r = add(r[0], r[1], 3, 6)          # a redelivery below upto changes nothing
+    assert r == (9, []), r
+    # seq 10 never comes (torn on the kiosk): later ranges still cover, then the kiosk's
+    # "settled" moves upto past the hole.
+    r = add(r[0], r[1], 11, 60)
+    assert r == (9, [[11, 60]]) and not receipts.receipt_covers(r, 10), r
+    r = receipts.receipt_settle(r[0], r[1], 10)
+    assert r == (60, []), r
+    assert receipts.receipt_settle(60, [], None) == (60, [])
+    # Bounded: the lowest ranges go first, the receipt stays small.
+    up, rs = 0, []
+    for i in range(1, 100):
+        up, rs = add(up, rs, i * 10, i * 10 + 2)
+    assert len(rs) == receipts.MAX_RANGES and rs[-1] == [990, 992], rs[-3:]
+    assert len(receipts.encode_receipt(up, rs)) < v1.MAX_PAYLOAD
 
 
 def main():
