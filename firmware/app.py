@@ -13,6 +13,7 @@ import sys
 import time
 
 import files
+import offers
 import protocol
 from clock import Clock
 from mqtt import HEADROOM, MQTTClient, parse_url
@@ -100,6 +101,8 @@ class Kiosk:
             return None
         self.board.confirm(seq)
         self.wake.set()
+        if btn >= 4:  # after the confirm: where to get help with this skill, if anywhere
+            offers.show(self.board, self.cfg, name, self.lang)
         return seq
 
     # ---- config from the hub -------------------------------------------------------------
