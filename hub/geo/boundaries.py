@@ -8,7 +8,14 @@ import json
 import math
 import time
 
-from hub.web.i18n import _
+
+
+def _(text, **kw):
+    """A message in the staff member's language (English outside a request). Imported when a
+    message is made, so loading this module does not load the web side."""
+    from hub.web.i18n import _ as translated
+    return translated(text, **kw)
+
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_POINTS = 200000

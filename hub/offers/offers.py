@@ -14,7 +14,13 @@ import re
 import time
 
 import protocol
-from hub.web.i18n import _
+
+
+def _(text, **kw):
+    """A message in the staff member's language (English outside a request). Imported when a
+    message is made, so loading this module does not load the web side."""
+    from hub.web.i18n import _ as translated
+    return translated(text, **kw)
 
 LANGS = ("en", "nl")   # the languages an offer's text is kept in
 MAX_FIELD = 80         # place, times, contact
