@@ -163,14 +163,17 @@ def refresh_configs(db, district=None):
         if not offers:
             del cfg["offers"]
         cfg["rev"] = max(rev or 0, have or 0) + 1
+        # Stored and published as UTF-8 (not \u escapes: an "é" is 2 bytes, not 6), and
+        # checked as the kiosk will check it, within protocol.MAX_PAYLOAD.
+        payload = json.dumps(cfg, ensure_ascii=False)
         try:
-            protocol.decode_config(protocol.encode_config(cfg))  # what the kiosk will accept
+            protocol.decode_config(payload.encode())
         except protocol.ProtocolError as e:
             raise ValueError(_("The offers do not fit kiosk %(kiosk)s's config (%(why)s); "
                                "shorten their texts.", kiosk=kiosk, why=str(e)))
         db.execute("INSERT INTO kiosk_configs (kiosk, rev, payload, updated, published) "
                    "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (kiosk) DO UPDATE SET "
                    "rev = excluded.rev, payload = excluded.payload, updated = excluded.updated, "
-                   "published = NULL", [kiosk, cfg["rev"], json.dumps(cfg), now])
+                   "published = NULL", [kiosk, cfg["rev"], payload, now])
         out.append((kiosk, cfg["rev"]))
     return out
