@@ -269,5 +269,10 @@ def test_admin_page_adds_an_offer_records_attendance_and_imports_the_map(admin, 
                    content_type="multipart/form-data")
     assert "error=" in r.headers["Location"] and "FeatureCollection" in \
         admin.get(r.headers["Location"]).get_data(as_text=True)
+    # A kiosk moved to another district gets that district's offers (here: none), and back.
+    admin.post("/admin/kiosks/n-1", data={"district": "south"})
+    assert "offers" not in configs(db_path)["n-1"][1]
+    admin.post("/admin/kiosks/n-1", data={"district": "north"})
+    assert configs(db_path)["n-1"][1]["offers"] == {"work": {"en": "Job help - Library"}}
     r = admin.post("/admin/offers/%d/remove" % oid)
     assert r.status_code == 302 and "offers" not in configs(db_path)["n-1"][1]

@@ -5,6 +5,7 @@ Every change is also an audit row (hub/web/audit.py), in the same transaction.""
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from hub.geo import boundaries
+from hub.offers import offers
 from hub.store import rollups
 from hub.store.connection import transaction
 from hub.web import audit, auth
@@ -68,6 +69,8 @@ def update_kiosk(db, kiosk, district, place, lat, lon):
         db.execute("UPDATE kiosks SET district = ?, place = ?, lat = ?, lon = ? WHERE id = ?",
                    [district, place, lat, lon, kiosk])
         rollups.move_kiosk(db, kiosk, row[0], district)
+        if district != row[0]:  # the new district's help offers into its config
+            offers.refresh_configs(db, district)
         audit.record(db, "kiosk-update", kiosk=kiosk, district=district, place=place)
 
 
