@@ -19,6 +19,7 @@ from mqtt import HEADROOM, MQTTClient, parse_url
 # modules are compiled: later the heap is fragmented and a 128K heap may have no such hole.
 PKT = bytearray(HEADROOM + 4096)
 
+import offers  # noqa: E402
 import protocol  # noqa: E402
 from clock import Clock  # noqa: E402
 from rules import Rules  # noqa: E402
@@ -106,6 +107,8 @@ class Kiosk:
             return None
         self.board.confirm(seq)
         self.wake.set()
+        if btn >= 4:  # after the confirm: where to get help with this skill, if anywhere
+            offers.show(self.board, self.cfg, name, self.lang)
         return seq
 
     # ---- config from the hub -------------------------------------------------------------

@@ -90,6 +90,10 @@ class Board:
 
     def show_question(self, text):
         print("question " + text)
+        self.question = text
+        self._draw(text)
+
+    def _draw(self, text):
         d = self.display
         if d is None:
             return
@@ -97,6 +101,18 @@ class Board:
         for i in range(0, min(len(text), 128), 16):  # 16 characters a line, 8 lines
             d.text(text[i:i + 16], 0, (i // 16) * 8)
         d.show()
+
+    def show_help(self, text, ms):
+        # Where to get help with the skill just pressed, for ms; then the question again.
+        print("help " + text)
+        self._draw(text)
+        self.help_shown = getattr(self, "help_shown", 0) + 1
+        asyncio.create_task(self._unhelp(self.help_shown, ms))
+
+    async def _unhelp(self, shown, ms):
+        await asyncio.sleep_ms(ms)
+        if shown == self.help_shown:  # no newer offer on the display meanwhile
+            self._draw(getattr(self, "question", ""))
 
     # ---- inputs --------------------------------------------------------------------------
     async def inputs(self, kiosk):

@@ -389,6 +389,97 @@ def seed(taps, kiosks, days, rand_seed, db):
                % res)
 
 
+@cli.group()
+def offer():
+    """Help offers: where citizens get help with a skill; kiosks show them after a press."""
+
+
+@offer.command("add")
+@click.option("--skill", required=True, metavar="CATEGORY", help="Skill category, e.g. basics.")
+@click.option("--text", required=True, help="The short text a kiosk shows (English).")
+@click.option("--district", default=None, metavar="NAME",
+              help="For this district's kiosks (default: the whole city).")
+@click.option("--text-nl", default=None, help="The same text in Dutch.")
+@click.option("--place", default=None, help="Where, e.g. 'Library North, Main St 4'.")
+@click.option("--times", default=None, help="When, e.g. 'Tue 10-12'.")
+@click.option("--contact", default=None, help="Phone or e-mail.")
+@db_option
+def offer_add(skill, text, district, text_nl, place, times, contact, db):
+    """Record a help offer and write the configs of the kiosks that show it (JSON)."""
+    from hub.offers import offers
+    from hub.store.connection import transaction, using
+    try:
+        with using(db) as d, transaction(d.conn):
+            oid, pushed = offers.add_offer(d, skill, text, district, text_nl, place, times,
+                                           contact, user="cli")
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps({"id": oid, "pushed": [{"kiosk": k, "rev": r} for k, r in pushed]}))
+
+
+@offer.command("list")
+@db_option
+def offer_list(db):
+    """Print the current offers with their outcomes (JSON)."""
+    from hub.offers import offers
+    from hub.store.connection import using
+    with using(db) as d:
+        click.echo(json.dumps(offers.list_offers(d), indent=2))
+
+
+@offer.command("remove")
+@click.argument("offer_id", type=int)
+@db_option
+def offer_remove(offer_id, db):
+    """Withdraw an offer; the kiosks that showed it get a new config (JSON)."""
+    from hub.offers import offers
+    from hub.store.connection import transaction, using
+    try:
+        with using(db) as d, transaction(d.conn):
+            pushed = offers.remove_offer(d, offer_id)
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps({"removed": offer_id,
+                           "pushed": [{"kiosk": k, "rev": r} for k, r in pushed]}))
+
+
+@offer.command("attendance")
+@click.argument("offer_id", type=int)
+@click.option("--month", required=True, metavar="YYYY-MM")
+@click.option("--people", required=True, type=click.IntRange(0), help="How many people came.")
+@db_option
+def offer_attendance(offer_id, month, people, db):
+    """Record how many people came to an offer in a month (a count, no names)."""
+    from hub.offers import offers
+    from hub.store.connection import transaction, using
+    try:
+        with using(db) as d, transaction(d.conn):
+            offers.record_attendance(d, offer_id, month, people)
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps({"offer": offer_id, "month": month, "people": people}))
+
+
+@cli.group()
+def districts():
+    """Districts: their boundaries for the dashboard's map."""
+
+
+@districts.command("import")
+@click.argument("file", type=click.File("rb"))
+@db_option
+def districts_import(file, db):
+    """Read district boundaries from a GeoJSON FeatureCollection (name in properties.name)."""
+    from hub.geo import boundaries
+    from hub.store.connection import transaction, using
+    try:
+        with using(db) as d, transaction(d.conn):
+            names = boundaries.import_districts(d, file.read(boundaries.MAX_BYTES + 1))
+    except ValueError as e:
+        raise CivicError("%s: %s" % (file.name, e))
+    click.echo("imported %d districts: %s" % (len(names), ", ".join(names)))
+
+
 @cli.group("open")
 def open_data():
     """Open data: publish the protected figures (docs/OPEN_DATA.md)."""

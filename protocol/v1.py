@@ -13,6 +13,8 @@ MAX_TAPS = 50
 CHANNELS = ("taps", "status", "config", "receipt")
 MOOD_MIN = 1
 MOOD_MAX = 4
+MAX_OFFERS = 8          # help offers in one config: one per skill category at most
+MAX_OFFER_TEXT = 200    # characters of one offer's text in one language
 DEFAULT_SKILLS = ("basics", "eservices", "safety", "work")
 # What a kiosk uses until its first config arrives (docs/PROTOCOL.md).
 DEFAULT_CONFIG = {"rev": 0, "question": None, "skills": list(DEFAULT_SKILLS),
@@ -283,11 +285,43 @@ def decode_config(payload):
     for k in ("cooldown_ms", "burst_max", "burst_window_ms"):
         if k in obj:
             cfg[k] = _need_int(obj, k, 0, 86400000)
+    if obj.get("offers") is not None:
+        cfg["offers"] = _offers(obj["offers"])
     return cfg
+
+
+def _offers(offers):
+    """{"<category>": {"<lang>": "where to get help", ...}, ...}: the help offer a kiosk shows
+    after a press of that skill (its district's, else the city's; the hub chose)."""
+    if type(offers) is not dict or len(offers) > MAX_OFFERS:
+        raise ProtocolError("offers: an object of at most %d categories" % MAX_OFFERS)
+    for cat in offers:
+        if not valid_category(cat):
+            raise ProtocolError("offers: bad category id %r" % (cat,))
+        text = offers[cat]
+        if type(text) is not dict or not text:
+            raise ProtocolError("offers.%s: needs at least one language" % cat)
+        for lang in text:
+            if not _ident(lang, "-", 8):
+                raise ProtocolError("offers.%s: bad language code %r" % (cat, lang))
+            t = text[lang]
+            if type(t) is not str or not t or len(t) > MAX_OFFER_TEXT:
+                raise ProtocolError("offers.%s.%s: a text of 1 to %d characters"
+                                    % (cat, lang, MAX_OFFER_TEXT))
+    return offers
 
 
 def encode_config(cfg):
     return _dump(cfg)
+
+
+def offer_text(cfg, skill, lang="en"):
+    """The help offer a kiosk shows after a press of skill: its language, else English, else
+    any; None when the config has none for that skill."""
+    text = (cfg.get("offers") or {}).get(skill)
+    if not text:
+        return None
+    return text.get(lang) or text.get("en") or text[sorted(text)[0]]
 
 
 def question_text(cfg, lang="en"):

@@ -54,6 +54,28 @@ def test_demo_runs_the_whole_system(tmp_path):
                                         timeout=5).read())["questions"]
             return [(q["id"], q["applied"]) for q in qs]
         assert wait_until(lambda: applied() == [("q-safe-square", 8)], 30), applied()
+
+        # A city worth looking at: a year of history, the map, offers with attendance, and
+        # every kiosk's config carrying its district's offers (else the city's).
+        def api(path):
+            return json.loads(opener.open("http://127.0.0.1:%d%s" % (port, path), timeout=5).read())
+        assert api("/api/v1/summary")["taps"] >= 40000
+        trend = api("/api/v1/overview")["trend"]
+        assert sum(1 for p in trend["points"] if p["taps"]) >= 12, trend  # not one dot
+        skills = api("/api/v1/skills")
+        assert sorted(d["district"] for d in skills["districts"]) == ["centre", "east", "north",
+                                                                      "west"]
+        assert skills["gaps"] and skills["city"]["eservices"]["attendance"] > 0
+        assert len(api("/api/v1/offers")["offers"]) == 4
+        assert 'class="chart map"' in opener.open("http://127.0.0.1:%d/skills" % port,
+                                                   timeout=5).read().decode()
+        from hub.store.connection import open_db
+        d = open_db(db)
+        cfgs = {k: json.loads(p) for k, p in d.execute("SELECT kiosk, payload FROM kiosk_configs")}
+        dist = dict(d.execute("SELECT id, district FROM kiosks"))
+        d.conn.close()
+        assert len(cfgs) == 8 and all("eservices" in c["offers"] for c in cfgs.values())
+        assert all(("basics" in c["offers"]) == (dist[k] == "north") for k, c in cfgs.items())
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

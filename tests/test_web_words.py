@@ -8,9 +8,9 @@ import pytest
 from hub.web.auth import add_user
 from tests.test_web_pages import city
 
-PAGES = ("/overview", "/districts", "/kiosks", "/heatmap", "/questions", "/alerts", "/admin/",
+PAGES = ("/overview", "/districts", "/skills", "/kiosks", "/heatmap", "/questions", "/alerts", "/admin/",
          "/admin/kiosks", "/admin/districts", "/admin/users", "/admin/tokens", "/admin/audit",
-         "/account/password", "/open")
+         "/admin/offers", "/account/password", "/open")
 # Words that are English and not Dutch: one of them in a Dutch page's text is a string that
 # was never translated.
 ENGLISH = {"the", "and", "with", "from", "this", "that", "for", "are", "not", "all",

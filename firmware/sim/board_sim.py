@@ -4,7 +4,7 @@ Commands (one per line): `press N`, `wait MS` (pauses this reader), and for test
 bench `stats` (one JSON line of counters), `status` (publish status now), `wifi off|on`,
 `crash` (an uncaught error in a task, to exercise the crash file), `stall` (the sender task
 stops making progress, to exercise the watchdog). Lines printed: `ack SEQ`,
-`sent SEQ`, `question TEXT` (the sim's interface in README.md) and others for people. At EOF the kiosk keeps
+`sent SEQ`, `question TEXT`, `help TEXT` (the sim's interface in README.md) and others for people. At EOF the kiosk keeps
 running, as a real one does when nobody is pressing.
 """
 import asyncio
@@ -92,6 +92,9 @@ class Board:
 
     def show_question(self, text):
         out("question " + text)
+
+    def show_help(self, text, ms):
+        out("help " + " ".join(text.split()))  # one line, whatever the text holds
 
     # ---- inputs ------------------------------------------------------------------------
     async def inputs(self, kiosk):

@@ -3,6 +3,12 @@
 An embedded MQTT broker, the hub (`civic serve`: ingest + web) on SQLite, and simulated kiosks
 that run the real firmware under MicroPython (`civic kiosk sim`) and are tapped at a human-like
 rate. Prints the dashboard URL and a staff login; runs until Ctrl-C.
+
+A new demo database starts with a city worth looking at: a year of history seeded through
+hub/demo/seed.py (about 40,000 taps from the kiosks that stood in the same four districts
+before, ids hist-*, retired from the registry once seeded so Kiosk health lists the live
+ones), the districts' invented boundaries and populations (districts.geojson beside this
+file, imported as `civic districts import` does), and a few help offers with attendance.
 """
 import os
 import random
@@ -16,8 +22,11 @@ import threading
 import time
 
 from hub.demo.embedded_broker import EmbeddedBroker
+from hub.demo.seed import run_seed
 from hub.alerts import settings as alert_settings
-from hub.store.connection import connect, open_db
+from hub.geo import boundaries
+from hub.offers import offers
+from hub.store.connection import connect, open_db, transaction
 from hub.web import auth, questions
 
 DISTRICTS = ["centre", "north", "east", "west"]
@@ -30,6 +39,55 @@ QUESTION = {"id": "q-safe-square",
 MOOD_WEIGHTS = {"centre": (1, 2, 4, 5), "north": (3, 4, 3, 1), "east": (1, 3, 5, 3),
                 "west": (2, 3, 3, 2)}
 CIVIC = os.path.join(os.path.dirname(sys.executable), "civic")
+GEOJSON = os.path.join(os.path.dirname(__file__), "districts.geojson")
+HISTORY_TAPS = 40000
+# (skill, district or None for the whole city, text en, text nl, place, times, contact,
+#  people who came in each of the last months, oldest first)
+OFFERS = [
+    ("eservices", None, "Help with DigiD and city services online",
+     "Hulp bij DigiD en online diensten van de stad", "Town hall desk", "Mon-Fri 9-17",
+     "14 020", (31, 36, 28, 40, 44, 39)),
+    ("basics", "north", "Free computer and phone help", "Gratis hulp met computer en telefoon",
+     "Library North", "Tue+Thu 10-12", None, (12, 15, 19, 17, 22, 25)),
+    ("work", "east", "Job search and CV help online", "Hulp bij solliciteren en cv online",
+     "Community centre East", "Wed 13-16", "work@east.example", (6, 9, 8, 11, 10, 14)),
+    ("safety", "centre", "Scams, passwords and privacy", "Oplichting, wachtwoorden en privacy",
+     "Library Centre", "Sat 11-13", None, (4, 7, 5, 9, 8, 6)),
+]
+
+
+def _seed_city(db):
+    """A new demo database: a year of history, the map and the offers. Quick (a few seconds),
+    and skipped when the database has taps already (a demo restarted on the same file)."""
+    d = open_db(db)
+    try:
+        fresh = not d.execute("SELECT 1 FROM taps LIMIT 1").fetchone()
+    finally:
+        d.conn.close()
+    if not fresh:
+        return
+    names = ["hist-%s-%d" % (DISTRICTS[i % 4], i // 4 + 1) for i in range(8)]
+    run_seed(db, taps=HISTORY_TAPS, kiosks=len(names), days=365, seed=16,
+             progress=lambda _m: None, districts=[(n, POPULATION[n]) for n in DISTRICTS],
+             names=names, question=QUESTION["id"])
+    d = open_db(db)
+    try:
+        with transaction(d.conn):
+            # The history's kiosks are gone from the street: their taps and aggregates stay.
+            d.execute("DELETE FROM kiosks WHERE id LIKE 'hist-%'")
+            boundaries.import_districts(d, open(GEOJSON, "rb").read())
+        today = time.localtime()
+        with transaction(d.conn):
+            for skill, district, en, nl, place, times, contact, came in OFFERS:
+                oid, _pushed = offers.add_offer(d, skill, en, district, nl, place, times,
+                                                contact, user="demo")
+                for back, people in enumerate(reversed(came), 1):
+                    y, m = today.tm_year, today.tm_mon - back
+                    while m < 1:
+                        y, m = y - 1, m + 12
+                    offers.record_attendance(d, oid, "%04d-%02d" % (y, m), people)
+    finally:
+        d.conn.close()
 
 
 def _port_free(port, host="127.0.0.1"):
@@ -73,6 +131,8 @@ def _setup_db(db, kiosk_ids):
                 questions.create_question(d, QUESTION["id"], QUESTION["text"]["en"],
                                           QUESTION["text"]["nl"], "demo")
             questions.push_question(d, QUESTION["id"], kiosks=kiosk_ids)
+            # The help offers of each kiosk's district (or the city's) into its config.
+            offers.refresh_configs(d)
         # A demo shows an alert within minutes, not half an hour: a kiosk frozen or stopped is
         # silent after three 60 s heartbeats, and alerted a minute after it was last heard.
         alert_settings.update(d, {"alert_offline_minutes": 1})
@@ -120,6 +180,7 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
         http_port = new
     broker = EmbeddedBroker(port=_free_port()).start()
     kiosk_ids = ["demo-%s-%d" % (PLACES[i % 4], i + 1) for i in range(kiosks)]
+    _seed_city(db)
     password = _setup_db(db, kiosk_ids)
     flash_root = os.path.abspath(db) + ".kiosks"
     procs, stop = [], threading.Event()

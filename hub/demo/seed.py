@@ -39,21 +39,24 @@ def _status(kid, rng, now):
             "ts": now - (0 if online else rng.randint(60, 7200))}
 
 
-def setup_kiosks(db, n_kiosks, rng, now):
+def setup_kiosks(db, n_kiosks, rng, now, districts=None, names=None):
     """Districts with populations, kiosks with places (admin's columns) and a status (through
-    the ingest's registry code). Returns [(kiosk, district index, weight)]."""
+    the ingest's registry code). Returns [(kiosk, district index, weight)]. names: the kiosks'
+    ids (default: '<district>-<n>'), the i-th in districts[i % len(districts)]."""
+    districts = districts or DISTRICTS
     kiosks = []
     with db.conn:
-        for name, pop in DISTRICTS:
+        for name, pop in districts:
             db.execute("INSERT OR REPLACE INTO districts (name, population) VALUES (?, ?)",
                        [name, pop])
         for i in range(n_kiosks):
-            d = i % len(DISTRICTS)
-            kid = "%s-%d" % (DISTRICTS[d][0].lower(), i // len(DISTRICTS) + 1)
+            d = i % len(districts)
+            kid = names[i] if names else "%s-%d" % (districts[d][0].lower(),
+                                                    i // len(districts) + 1)
             db.execute("INSERT INTO kiosks (id, district, place, lat, lon) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET district = excluded.district, "
                        "place = excluded.place, lat = excluded.lat, lon = excluded.lon",
-                       [kid, DISTRICTS[d][0], "Place %d" % (i + 1),
+                       [kid, districts[d][0], "Place %d" % (i + 1),
                         52.30 + rng.random() * 0.15, 4.75 + rng.random() * 0.25])
             registry.apply_status(db.conn, kid, _status(kid, rng, now), now)
             # Some districts take part much less (the digital divide the dashboard shows).
@@ -78,8 +81,13 @@ def questions(db, first_day, last_day, now):
     return out
 
 
-def run_seed(db_path, taps=10_000_000, kiosks=500, days=730, seed=1, progress=print):
-    """Seed db_path (which must have no taps yet). Returns a dict of what was done."""
+def run_seed(db_path, taps=10_000_000, kiosks=500, days=730, seed=1, progress=print,
+             districts=None, names=None, question=None):
+    """Seed db_path (which must have no taps yet). Returns a dict of what was done.
+    districts [(name, population)] and names (kiosk ids) replace the default city (the demo
+    seeds its own four districts); question: one question id for every mood tap instead of a
+    new question per month."""
+    districts = districts or DISTRICTS
     t0 = time.time()
     rng = random.Random(seed)
     db = open_db(db_path)
@@ -93,14 +101,15 @@ def run_seed(db_path, taps=10_000_000, kiosks=500, days=730, seed=1, progress=pr
     tz = rollups.city_tz(db)
     last_day = today(tz, now)
     first_day = last_day - days + 1
-    ks = setup_kiosks(db, kiosks, rng, now)
-    qs = questions(db, first_day, last_day, now)
+    ks = setup_kiosks(db, kiosks, rng, now, districts, names)
+    qs = questions(db, first_day, last_day, now) if question is None else \
+        {d: question for d in range(first_day, last_day + 1)}
     total_w = sum(w for _k, _d, w in ks) * sum(WEEKDAYS) / 7 * days
     per_w = taps / total_w
     hour_cum = [sum(HOURS[:h + 1]) for h in range(24)]
     seqs = {k: 0 for k, _d, _w in ks}
-    mood_bias = [rng.uniform(-0.6, 0.6) for _ in DISTRICTS]
-    skill_mix = [[rng.uniform(0.5, 2.0) for _ in SKILLS] for _ in DISTRICTS]
+    mood_bias = [rng.uniform(-0.6, 0.6) for _ in districts]
+    skill_mix = [[rng.uniform(0.5, 2.0) for _ in SKILLS] for _ in districts]
     done = 0
     pending = {}  # kiosk -> taps not yet stored (a week goes into one transaction)
     for day in range(first_day, last_day + 1):

@@ -1,9 +1,11 @@
-"""Admin pages (role admin): kiosks (district, place, coordinates), districts (population),
-staff users. Each change is one transaction; a kiosk's district change moves its counted
+"""Admin pages (role admin): kiosks (district, place, coordinates), districts (population,
+boundaries for the map), staff users. Each change is one transaction; a kiosk's district change moves its counted
 history to the new district in the aggregates (hub/store/rollups.py, move_kiosk).
 Every change is also an audit row (hub/web/audit.py), in the same transaction."""
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
+from hub.geo import boundaries
+from hub.offers import offers
 from hub.store import rollups
 from hub.store.connection import transaction
 from hub.web import audit, auth
@@ -67,6 +69,8 @@ def update_kiosk(db, kiosk, district, place, lat, lon):
         db.execute("UPDATE kiosks SET district = ?, place = ?, lat = ?, lon = ? WHERE id = ?",
                    [district, place, lat, lon, kiosk])
         rollups.move_kiosk(db, kiosk, row[0], district)
+        if district != row[0]:  # the new district's help offers into its config
+            offers.refresh_configs(db, district)
         audit.record(db, "kiosk-update", kiosk=kiosk, district=district, place=place)
 
 
@@ -89,8 +93,27 @@ def districts():
     rows = db.execute("SELECT d.name, d.population FROM districts d UNION SELECT DISTINCT "
                       "k.district, NULL FROM kiosks k WHERE k.district IS NOT NULL AND "
                       "k.district NOT IN (SELECT name FROM districts) ORDER BY 1").fetchall()
+    shaped = [r[0] for r in db.execute("SELECT name FROM district_shapes ORDER BY name")]
     return render_template("admin_districts.html", title=_("Districts"), districts=rows,
-                           error=request.args.get("error"))
+                           shaped=shaped, error=request.args.get("error"),
+                           done=request.args.get("imported"))
+
+
+@bp.post("/districts/map")
+@login_required("admin")
+def district_map():
+    """Upload the districts' boundaries (GeoJSON); a bad file changes nothing and says why."""
+    upload = request.files.get("geojson")
+    if upload is None or not upload.filename:
+        return _back("admin.districts", _("Choose a GeoJSON file to upload."))
+    db = get_db()
+    try:
+        with transaction(db.conn):
+            names = boundaries.import_districts(db, upload.read(boundaries.MAX_BYTES + 1))
+            audit.record(db, "districts-import", districts=names)
+    except ValueError as e:
+        return _back("admin.districts", str(e))
+    return redirect(url_for("admin.districts", imported=len(names)))
 
 
 def set_population(db, name, population):

@@ -1,9 +1,11 @@
 """The Districts page (GET /districts) and its JSON twin (GET /api/v1/districts): districts
 side by side, participation per 1,000 residents, and the districts that ask least for skills
-help flagged (the digital-divide view). Read from agg_day (hub/store/rollups.py).
+help flagged (the digital-divide view). Read from agg_day (hub/store/rollups.py). The page
+draws participation per 1,000 residents on the district map when boundaries were imported.
 """
 from flask import Blueprint, jsonify, request, url_for
 
+from hub.geo.boundaries import shapes
 from hub.store.rollups import DISTRICT_SCOPES
 from hub.web import aggregates
 from hub.web.api import Twins, filters
@@ -72,10 +74,17 @@ def _flag_least(rows):
             r["asks_least"] = True
 
 
+def with_map(db, f):
+    """districts() and the districts' shapes, for the page's map (hub/web/maps.py)."""
+    data = districts(db, f)
+    data["shapes"] = shapes(db)
+    return data
+
+
 @bp.get("/districts", endpoint="page")
 @login_required()
 def page_view():
-    return page("districts.html", districts, title=_("Districts"),
+    return page("districts.html", with_map, title=_("Districts"),
                 twin=url_for("api.districts_json", **request.args))
 
 

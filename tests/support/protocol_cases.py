@@ -188,6 +188,29 @@ def case_receipt_coalescing():
     assert len(receipts.encode_receipt(up, rs)) < v1.MAX_PAYLOAD
 
 
+def case_config_offers():
+    offers = {"basics": {"en": "Library North, Tue 10-12", "nl": "Bibliotheek Noord, di 10-12"},
+              "work": {"nl": "Werkplein, elke ochtend"}}
+    cfg = v1.decode_config(json.dumps({"rev": 3, "offers": offers}))
+    assert cfg["offers"] == offers, cfg
+    assert v1.offer_text(cfg, "basics", "nl") == "Bibliotheek Noord, di 10-12"
+    assert v1.offer_text(cfg, "basics", "fr") == "Library North, Tue 10-12"
+    assert v1.offer_text(cfg, "work", "en") == "Werkplein, elke ochtend"
+    assert v1.offer_text(cfg, "safety", "en") is None
+    assert v1.offer_text(v1.decode_config('{"rev": 1}'), "basics") is None
+    assert "offers" not in v1.decode_config('{"rev": 1, "offers": null}')
+    refused(v1.decode_config, '{"rev": 1, "offers": []}', "offers:")
+    refused(v1.decode_config, '{"rev": 1, "offers": {"Bad!": {"en": "x"}}}', "offers: bad category")
+    refused(v1.decode_config, '{"rev": 1, "offers": {"basics": {}}}', "offers.basics:")
+    refused(v1.decode_config, '{"rev": 1, "offers": {"basics": {"en": 5}}}', "offers.basics.en:")
+    refused(v1.decode_config, '{"rev": 1, "offers": {"basics": {"EN!": "x"}}}',
+            "offers.basics: bad language")
+    refused(v1.decode_config, json.dumps({"rev": 1, "offers": {"basics": {"en": "x" * 201}}}),
+            "offers.basics.en:")
+    many = dict(("c%d" % i, {"en": "x"}) for i in range(9))
+    refused(v1.decode_config, json.dumps({"rev": 1, "offers": many}), "offers:")
+
+
 def main():
     run_cases(globals())
 
