@@ -232,7 +232,10 @@ class Kiosk:
         wdt = self.board.watchdog()
         while True:
             await asyncio.sleep_ms(1000)
-            if wdt is not None and self.healthy(time.ticks_ms()):
+            now = time.ticks_ms()
+            self.clock.elapsed_ms()  # carried forward every second: ticks wrap (clock.py)
+            self.rules.tick(now)     # and forgotten before they could alias (rules.py)
+            if wdt is not None and self.healthy(now):
                 wdt.feed()
 
     def on_task_error(self, loop, ctx):
