@@ -6,19 +6,27 @@ drains the queue at QoS 1, `link` keeps Wi-Fi and MQTT up with backoff, `heartbe
 `timekeeper` syncs the clock, `watchdog` feeds the board's WDT only while the others are alive.
 The board (pins or the sim's stdin/stdout), flash paths and socket layer are parameters.
 """
-import asyncio
 import gc
-import random
-import sys
-import time
 
-import files
-import protocol
-from clock import Clock
-from mqtt import HEADROOM, MQTTClient, parse_url
-from rules import Rules
-from sender import Sender
-from tapq import FLAG_REL, QueueFull, TapQueue
+gc.collect()
+# The kiosk's two big buffers (the MQTT packet buffer: 128 bytes of headroom + a 4 KiB
+# payload; the queue's 4 KiB read/merge buffer), taken before the other modules load: once
+# they are in, the heap has plenty free but no 4 KiB hole left (measured on the sim's heap:
+# 63 KB free and a MemoryError for 4096 bytes). Kiosk checks their sizes.
+BUFFERS = (bytearray(128 + 4096), bytearray(4096))
+
+import asyncio  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import files  # noqa: E402
+import protocol  # noqa: E402
+from clock import Clock  # noqa: E402
+from mqtt import HEADROOM, MQTTClient, parse_url  # noqa: E402
+from rules import Rules  # noqa: E402
+from sender import Sender  # noqa: E402
+from tapq import FLAG_REL, QueueFull, TapQueue  # noqa: E402
 
 FW = "1.0.0"
 STATUS_EVERY_MS = 60000
@@ -33,6 +41,10 @@ def jittered(backoff_ms):
 
 class Kiosk:
     def __init__(self, board, settings, data="data"):
+        # The one packet buffer of every MQTT connection: taps messages are written into it
+        # in place (allocated once, at import, before the heap can fragment: BUFFERS).
+        self.pkt = BUFFERS[0]
+        assert len(self.pkt) == HEADROOM + protocol.MAX_PAYLOAD
         self.board = board
         self.kid = settings["id"]
         self.settings = settings
@@ -44,7 +56,7 @@ class Kiosk:
         self.cfg = dict(protocol.DEFAULT_CONFIG)
         self.cfg_rev = -1                       # no config applied yet: any rev is newer
         self.rules = Rules(self.cfg)
-        self.q = TapQueue(data, settings.get("queue_max", 20000)).load()
+        self.q = TapQueue(data, settings.get("queue_max", 20000), buf=BUFFERS[1]).load()
         self.clock = Clock(self.boot, files.read_json(data + "/boots.json", {}))
         crash = files.read_bytes(data + "/crash.txt")
         self.crash = crash.decode()[-200:] if crash else None
@@ -53,9 +65,6 @@ class Kiosk:
         self.wake = asyncio.Event()        # a tap is waiting to be sent
         self.status_due = asyncio.Event()  # publish status now (connect, config, first sync)
         self.alive = {}                    # task name -> ticks of its last sign of life
-        # The one packet buffer of every MQTT connection: taps messages are written into it
-        # in place (allocated once, at boot, before the heap can fragment).
-        self.pkt = bytearray(HEADROOM + protocol.MAX_PAYLOAD)
         saved = files.read_json(data + "/config.json")
         if saved:
             try:

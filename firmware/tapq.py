@@ -48,11 +48,12 @@ def unpack(buf, off):
 
 
 class TapQueue:
-    def __init__(self, root="data", max_taps=20000, statvfs=None):
+    def __init__(self, root="data", max_taps=20000, statvfs=None, buf=None):
         self.root = root
         self.max_taps = max_taps
         self.statvfs = statvfs or os.statvfs
-        self.buf = bytearray(COLD_MAX * REC)  # the one read/merge buffer: no per-batch garbage
+        # the one read/merge buffer (no per-batch garbage); the kiosk passes one it took early
+        self.buf = buf if buf is not None else bytearray(COLD_MAX * REC)
         self.segs = []       # [first, last, count, name] oldest first; count = valid records
         self.hot = None      # the seg this boot appends to, None when it is full
         self.done = 0        # every queued seq <= done has been PUBACKed

@@ -1,0 +1,59 @@
+"""The firmware on the Pico W model (`civic kiosk sim`, CONTRACT section 3 v2): 30-bit ticks that
+start near a wrap, an RTC at 2021-01-01 until sync, lwIP's blocking DNS and its 5 sockets, the
+watchdog that resets the board, presses latched by interrupt. One test per field problem of
+issue 12, each of which failed on the firmware before its fix."""
+import json
+import time
+
+from protocol import v1
+from tests.support.collector import OPEN_RULES
+from tests.support.kiosk import SimKiosk, install_into_image
+from tests.support.procs import free_port
+
+WRAP = 1 << 30
+
+
+def site(tmp_path, name, **settings):
+    d = tmp_path / ("site-" + name)
+    d.mkdir()
+    (d / "settings.json").write_text(json.dumps(settings))
+    install_into_image(str(tmp_path / name), str(d))
+    return tmp_path / name
+
+
+def test_the_sim_is_a_pico_w(tmp_path):
+    """Ticks 60 s before their wrap (or --ticks-start), the RTC at 2021-01-01 until a sync
+    (the NTP server here never answers), the version on the console at boot."""
+    silent = "127.0.0.1:%d" % free_port()
+    dead = "mqtt://127.0.0.1:%d" % free_port()
+    with SimKiosk(tmp_path / "a", "pico-1", dead, args=["--ntp", silent]) as k:
+        assert k.wait_line(r"^fw ") == "fw 1.0.0"
+        st = k.stats()
+        assert WRAP - 60000 <= st["ticks"] < WRAP and st["uptime"] < 60
+        assert 1609459200 <= st["rtc"] < 1609459200 + 60 and st["synced"] is False
+    with SimKiosk(tmp_path / "b", "pico-1", dead,
+                  args=["--ntp", silent, "--ticks-start", "5000", "--flash-timing", "off"]) as k:
+        assert 5000 <= k.stats()["ticks"] < 5000 + 60000
+
+
+def test_a_press_while_the_loop_is_blocked_keeps_its_time_and_is_confirmed(tmp_path, broker,
+                                                                          collector):
+    """The loop blocked (`busy`: a TLS handshake's arithmetic, an erase storm): presses are
+    latched by the pin interrupt with their ticks, confirmed as soon as the loop is free, and
+    the misuse rules see when they happened: a second press of button 0 inside its cooldown
+    is filtered even though the loop only saw it after the cooldown had passed."""
+    kid = "latch-1"
+    collector.push_config(kid, {"rev": 1, "cooldown_ms": 2000, "burst_max": 0,
+                                "burst_window_ms": 0})
+    with SimKiosk(tmp_path / "k", kid, broker.url) as k:
+        k.wait_line(r"^log config rev 1")
+        k.press(0)
+        k.wait_count("ack", 1)
+        since = len(k.lines)
+        k.send("busy 4000", "wait 300", "press 0", "press 1")
+        k.wait_line(r"^filtered 0", timeout=20, since=since)
+        assert k.wait_count("ack", 2)[-1] == 2
+        assert collector.wait_seqs(kid, [1, 2]) == []
+        assert collector.taps[(kid, 2)]["value"] == 2
+
+
