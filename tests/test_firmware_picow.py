@@ -36,6 +36,27 @@ def test_the_sim_is_a_pico_w(tmp_path):
         assert 5000 <= k.stats()["ticks"] < 5000 + 60000
 
 
+def test_reconnects_do_not_leak_sockets(tmp_path, broker, collector):
+    """StreamWriter.close() is a no-op in MicroPython's asyncio: every reconnect kept its socket
+    open, and with lwIP's 5 the sixth connect failed for good (OSError 12)."""
+    kid = "leak-1"
+    collector.push_config(kid, OPEN_RULES)
+    with SimKiosk(tmp_path / "k", kid, broker.url) as k:
+        k.wait_line(r"^log mqtt connected")
+        for i in range(6):
+            since = len(k.lines)
+            k.send("wifi off")
+            k.wait_line(r"^log mqtt lost", since=since)
+            k.send("wifi on")
+            k.wait_line(r"^log mqtt (connected|connect failed)", timeout=30, since=since)
+            assert k.wait_line(r"^log mqtt (connected|connect failed)", since=since) == \
+                "log mqtt connected", "reconnect %d: %s" % (i + 1, k.tail(5))
+        assert k.stats()["sockets"] == 1  # the one MQTT connection, nothing left behind
+        k.press(0)
+        acks = k.wait_count("ack", 1)
+        assert collector.wait_seqs(kid, acks) == []
+
+
 def test_a_press_while_the_loop_is_blocked_keeps_its_time_and_is_confirmed(tmp_path, broker,
                                                                           collector):
     """The loop blocked (`busy`: a TLS handshake's arithmetic, an erase storm): presses are
