@@ -2,8 +2,9 @@
 
 PINS is the one pin table of the kiosk; hardware/ documents the wiring from it, so keep it a
 plain dict literal with a comment per line. Buttons switch to GND with the internal pull-up
-(pressed = 0) and are sampled every 5 ms through rules.Debouncer, so a press is caught while
-the app writes flash and the confirm (LED + tone) follows within a few milliseconds.
+(pressed = 0); each has a pin interrupt on both edges that debounces and latches the press
+with its tick time (presses.py), so a press during a flash erase or a TLS handshake is
+confirmed as soon as the loop is free, never missed; the loop drains the latch every 5 ms.
 """
 import asyncio
 import socket
@@ -14,7 +15,8 @@ import network
 
 import files
 from clock import ntp_time
-from rules import Debouncer
+from net import Resolver, server_of
+from presses import Latch
 
 PINS = {
     "mood1": 2,     # mood button 1 "very unhappy" (to GND, internal pull-up)
@@ -36,7 +38,7 @@ SAMPLE_MS = 5
 CONFIRM_MS = 120    # LED on and tone sounding for this long after a tap is stored
 TONE_HZ = 2000
 WIFI_TIMEOUT_MS = 20000
-WDT_MS = 8000       # the longest the RP2040 allows is 8.3 s
+WDT_MS = 8000       # the longest the RP2040 allows is 8.388 s (ports/rp2/machine_wdt.c)
 
 
 class Board:
@@ -45,26 +47,81 @@ class Board:
     def __init__(self):
         Pin = machine.Pin
         self.buttons = [Pin(PINS[n], Pin.IN, Pin.PULL_UP) for n in BUTTON_PINS]
-        self.debounce = [Debouncer(20) for _ in BUTTON_PINS]
+        self.latch = Latch(len(BUTTON_PINS))
+        for i in range(len(self.buttons)):
+            self.buttons[i].irq(self._handler(i), Pin.IRQ_FALLING | Pin.IRQ_RISING, hard=True)
         self.led = Pin(PINS["led"], Pin.OUT, value=0)
         self.buzzer = machine.PWM(Pin(PINS["buzzer"]))
         self.buzzer.duty_u16(0)
         self.confirm_until = None
-        self.wlan = network.WLAN(network.STA_IF)
+        self.wlan = None   # made in settings(): the hostname must be set before it exists
         self.display = self._display()
+        self.net = None
         self.s = {}
 
+    def _handler(self, i):
+        """The hard IRQ handler of button i: nothing allocated per call (bound once here)."""
+        pin_edge = self.latch.pin
+        pin = self.buttons[i]
+        ticks = time.ticks_ms
+
+        def handler(_p):
+            pin_edge(i, pin.value(), ticks())
+        return handler
+
     def _display(self):
-        try:  # an SSD1306 driver from micropython-lib (`mpremote mip install ssd1306`)
+        try:  # the SSD1306 driver (micropython-lib's ssd1306.py, in lib/ on the flash)
             import ssd1306  # type: ignore[import-not-found]
+        except ImportError as e:
+            # Said on the console, where `civic kiosk flash` and staff read it: a kiosk with
+            # a display fitted and no driver silently showed nothing before.
+            print("display driver missing (%r): copy micropython-lib's ssd1306.py to lib/; "
+                  "questions are printed on the console only" % (e,))
+            return None
+        try:
             i2c = machine.I2C(0, sda=machine.Pin(PINS["sda"]), scl=machine.Pin(PINS["scl"]))
             return ssd1306.SSD1306_I2C(128, 64, i2c)
-        except Exception:
-            return None  # no display fitted: the question is printed on the panel instead
+        except OSError:
+            return None  # no display answers on I2C: none fitted
 
     def settings(self):
         self.s = files.read_json("settings.json", {}) or {}
+        self.wlan = self._wifi(self.s)
+        dns = self.s.get("dns")
+        fixed = server_of(dns) if dns else None
+        self.net = Resolver(socket, lambda: fixed or self._dhcp_dns())
+        print("fw %s" % getattr(__import__("app"), "FW", "?"))
         return self.s
+
+    def _wifi(self, s):
+        """The station interface of a mains-powered kiosk: its own host name on the site's
+        network (the kiosk id, so staff find it in the router's lease table), the country's
+        radio rules (settings `country`, e.g. "NL"; default worldwide), and no power saving:
+        the CYW43's default power-save mode sleeps between beacons and adds tens of ms to
+        every packet, which a kiosk on mains power has no reason to pay."""
+        try:
+            network.hostname(s.get("hostname") or s.get("id") or "civic-kiosk")
+        except (AttributeError, ValueError, OSError):
+            pass  # MicroPython before 1.20: no network.hostname
+        if s.get("country"):
+            try:
+                network.country(s["country"])
+            except (AttributeError, ValueError, OSError):
+                import rp2
+                rp2.country(s["country"])
+        w = network.WLAN(network.STA_IF)
+        w.active(True)
+        try:
+            w.config(pm=network.WLAN.PM_NONE)
+        except (AttributeError, ValueError, OSError):
+            pass
+        return w
+
+    def _dhcp_dns(self):
+        try:
+            return (self.wlan.ifconfig()[3], 53) if self.wlan.isconnected() else None
+        except Exception:
+            return None
 
     # ---- feedback ------------------------------------------------------------------------
     def log(self, msg):
@@ -99,18 +156,20 @@ class Board:
         d.show()
 
     # ---- inputs --------------------------------------------------------------------------
+    def poll(self, kiosk):
+        """Confirm every latched press (with the ticks of its interrupt), end the feedback."""
+        now = time.ticks_ms()
+        kiosk.alive["buttons"] = now
+        self.latch.drain(kiosk.press)
+        u = self.confirm_until
+        if u is not None and time.ticks_diff(now, u) >= 0:
+            self.led.value(0)
+            self.buzzer.duty_u16(0)
+            self.confirm_until = None
+
     async def inputs(self, kiosk):
         while True:
-            now = time.ticks_ms()
-            kiosk.alive["buttons"] = now
-            for i in range(len(self.buttons)):
-                if self.debounce[i].sample(self.buttons[i].value(), now):
-                    kiosk.press(i, now)
-            u = self.confirm_until
-            if u is not None and time.ticks_diff(now, u) >= 0:
-                self.led.value(0)
-                self.buzzer.duty_u16(0)
-                self.confirm_until = None
+            self.poll(kiosk)
             await asyncio.sleep_ms(SAMPLE_MS)
 
     # ---- network and time ----------------------------------------------------------------
@@ -120,6 +179,10 @@ class Board:
             return True
         wifi = self.s.get("wifi") or {}
         w.active(True)
+        try:
+            w.config(pm=network.WLAN.PM_NONE)  # again: active(True) may have reset it
+        except (AttributeError, ValueError, OSError):
+            pass
         w.connect(wifi.get("ssid", ""), wifi.get("password", ""))
         waited = 0
         while waited < WIFI_TIMEOUT_MS:
@@ -145,18 +208,20 @@ class Board:
         except Exception:
             return None
 
-    def tls_opener(self, ca):
+    def tls_opener(self, ca, server_hostname=None):
         from mqtts import tls_opener
-        return tls_opener(ca)
+        return tls_opener(ca, server_hostname)
 
     async def get_time(self):
         if not self.wlan.isconnected():
             return None
-        t = await ntp_time(socket, self.s.get("ntp") or "pool.ntp.org")
-        if t:
-            tm = time.gmtime(t)
-            machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
-        return t
+        host, port = server_of(self.s.get("ntp") or "pool.ntp.org", 123)
+        return await ntp_time(socket, await self.net.resolve(host), port)
+
+    def set_rtc(self, t):
+        """The RTC that mbedTLS checks certificate dates against (it boots at 2021-01-01)."""
+        tm = time.gmtime(t)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
     # ---- the rest ------------------------------------------------------------------------
     def watchdog(self):
