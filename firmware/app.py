@@ -146,14 +146,15 @@ class Kiosk:
         return protocol.encode_status(True, **st)
 
     # ---- tasks ---------------------------------------------------------------------------
-    def client(self):
+    async def client(self):
         s = self.settings
         host, port, tls = parse_url(s["broker"])
+        addr = await self.board.net.resolve(host)  # never the blocking getaddrinfo (net.py)
         opener = None
         if tls:
-            opener = self.board.tls_opener(s.get("ca"))
+            opener = self.board.tls_opener(s.get("ca"), host)
         will = (self.topics["status"], protocol.encode_status(False), 1, True)
-        return MQTTClient(self.kid, host, port, s.get("user"), s.get("password"),
+        return MQTTClient(self.kid, addr, port, s.get("user"), s.get("password"),
                           s.get("keepalive", 20), will, self.on_message, opener, self.pkt)
 
     async def link(self):
@@ -164,7 +165,7 @@ class Kiosk:
             up = False
             try:
                 if await self.board.net_up():
-                    m = self.client()
+                    m = await self.client()
                     await m.connect()
                     await m.subscribe(self.topics["config"], 1)
                     self.mqtt = m

@@ -7,6 +7,7 @@ import time
 
 from protocol import v1
 from tests.support.collector import OPEN_RULES
+from tests.support.fakedns import FakeDNS
 from tests.support.kiosk import SimKiosk, install_into_image
 from tests.support.procs import free_port
 
@@ -55,6 +56,41 @@ def test_reconnects_do_not_leak_sockets(tmp_path, broker, collector):
         k.press(0)
         acks = k.wait_count("ack", 1)
         assert collector.wait_seqs(kid, acks) == []
+
+
+def test_an_unreachable_dns_server_never_starves_the_watchdog(tmp_path, broker, collector):
+    """The broker by name, its DNS server down: lwIP's getaddrinfo blocked the loop for as long
+    as the lookup took (here 12 s: two servers), the 8.4 s watchdog reset the board and no
+    press was confirmed meanwhile. Now the kiosk asks the DNS server itself without blocking:
+    presses are confirmed, the watchdog fed, and once DNS answers the kiosk connects."""
+    kid = "dns-1"
+    collector.push_config(kid, OPEN_RULES)
+    dns = FakeDNS(answering=False)
+    try:
+        url = "mqtt://localhost:%d" % broker.port
+        d = site(tmp_path, "k", dns="127.0.0.1:%d" % dns.port, dns_block_ms=12000)
+        with SimKiosk(d, kid, url) as k:
+            k.wait_line(r"^log kiosk ")
+            end = time.monotonic() + 30
+            while dns.queries < 2:
+                assert time.monotonic() < end, k.tail()
+                time.sleep(0.1)
+            for b in range(3):
+                since = len(k.lines)
+                t0 = time.monotonic()
+                k.press(b)
+                k.wait_line(r"^ack ", timeout=20, since=since)
+                assert time.monotonic() - t0 < 5, "a press waited on DNS"
+            while k.stats()["wdt_feeds"] < 12:  # 12 s of a fed watchdog (it resets at 8.4 s)
+                assert time.monotonic() < end + 30, k.tail()
+                time.sleep(0.3)
+            assert not any(l == "watchdog reset" for _, l in k.lines), k.tail()
+            assert k.seqs("sent") == []
+            dns.answering = True
+            k.wait_count("sent", 3, timeout=60)
+        assert collector.wait_seqs(kid, [1, 2, 3]) == []
+    finally:
+        dns.close()
 
 
 def test_a_press_while_the_loop_is_blocked_keeps_its_time_and_is_confirmed(tmp_path, broker,
