@@ -58,6 +58,14 @@ class Kiosk:
         self.rules = Rules(self.cfg)
         self.q = TapQueue(data, settings.get("queue_max", 20000), buf=BUFFERS[1]).load()
         self.clock = Clock(self.boot, files.read_json(data + "/boots.json", {}))
+        # The RTC boots at 2021-01-01 and a TLS certificate check needs a real date: the last
+        # time NTP gave (kept on flash at every sync) is a safe lower bound until it answers.
+        # Taps never use it: they keep their uptime until a real sync (clock.py).
+        self.rtc_ok = False
+        last = files.read_int(data + "/time", 0)
+        if last:
+            self.board.set_rtc(last)
+            self.rtc_ok = True
         crash = files.read_bytes(data + "/crash.txt")
         self.crash = crash.decode()[-200:] if crash else None
         self.topics = {c: protocol.topic(self.kid, c) for c in protocol.CHANNELS}
@@ -146,6 +154,12 @@ class Kiosk:
         return protocol.encode_status(True, **st)
 
     # ---- tasks ---------------------------------------------------------------------------
+    def tls_waits(self):
+        """mqtts:// with a CA checks the certificate's dates against the RTC: no handshake
+        before the RTC holds a trustworthy time (NTP, or the last one kept on flash)."""
+        s = self.settings
+        return s["broker"].startswith("mqtts://") and bool(s.get("ca")) and not self.rtc_ok
+
     async def client(self):
         s = self.settings
         host, port, tls = parse_url(s["broker"])
@@ -160,9 +174,16 @@ class Kiosk:
     async def link(self):
         backoff = 1000
         cap = self.settings.get("backoff_max_ms", 30000)
+        told = False
         while True:
             self.alive["link"] = time.ticks_ms()
             up = False
+            if self.tls_waits():
+                if not told:
+                    self.board.log("mqtts waits for a trustworthy time (NTP or the last known)")
+                    told = True
+                await self.pause(1000, "link")
+                continue
             try:
                 if await self.board.net_up():
                     m = await self.client()
@@ -220,6 +241,12 @@ class Kiosk:
             except Exception as e:
                 self.board.log("time sync failed: %r" % (e,))
             if t:
+                self.board.set_rtc(t)
+                self.rtc_ok = True
+                try:
+                    files.write_int(self.data + "/time", t)  # the last known time (rtc_ok)
+                except OSError:
+                    pass
                 first = self.clock.base is None
                 if self.clock.set(t):
                     files.write_json(self.data + "/boots.json", self.clock.boots)

@@ -114,3 +114,49 @@ def test_a_press_while_the_loop_is_blocked_keeps_its_time_and_is_confirmed(tmp_p
         assert collector.taps[(kid, 2)]["value"] == 2
 
 
+def test_mqtts_waits_for_a_trustworthy_time(tmp_path):
+    """With a CA, the Pico W's mbedTLS checks the broker's certificate against an RTC that boots
+    at 2021-01-01. Before: the kiosk tried at once, failed, and never set its RTC from NTP at
+    all in the sim, so it never connected. Now: no handshake before NTP, the RTC set at every
+    sync and the last known time kept on flash, so the next boot connects with NTP blocked."""
+    from tests.support.certs import make_certs
+    from tests.support.collector import Collector
+    from tests.support.procs import Mosquitto
+    from tests.test_firmware_features import FakeNTP
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_certs(certs)
+    tls_port = free_port()
+    broker = Mosquitto(tmp_path / "broker", extra=[
+        "listener %d 127.0.0.1" % tls_port, "cafile %s" % (certs / "ca.pem"),
+        "certfile %s" % (certs / "server.crt"), "keyfile %s" % (certs / "server.key")]).start()
+    col = Collector(broker.port).start()
+    ntp = FakeNTP()
+    try:
+        d = tmp_path / "site"
+        d.mkdir()
+        (d / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
+        (d / "settings.json").write_text(json.dumps({"ca": "ca.pem", "time_hold_s": 0}))
+        install_into_image(str(tmp_path / "k"), str(d))
+        url = "mqtts://localhost:%d" % tls_port
+        args = ["--ntp", "127.0.0.1:%d" % ntp.port]
+        with SimKiosk(tmp_path / "k", "tls-time", url, args=args) as k:
+            k.wait_line(r"^log mqtts waits for a trustworthy time")
+            k.press(0)
+            k.wait_count("ack", 1)
+            ntp.enabled = True
+            k.wait_line(r"^log clock synced", timeout=20)
+            k.wait_count("sent", 1, timeout=30)
+        ntp.enabled = False  # UDP/123 blocked on the site from now on
+        with SimKiosk(tmp_path / "k", "tls-time", url, args=args) as k:
+            k.press(1)
+            k.wait_count("sent", 1, timeout=30)
+            assert not any(l.startswith("log clock synced") for _, l in k.lines[k.run_start:])
+            assert not any("mqtt connect failed" in l for _, l in k.lines[k.run_start:])
+        assert col.wait_seqs("tls-time", [1, 2]) == []
+    finally:
+        ntp.close()
+        col.stop()
+        broker.kill()
+
+
