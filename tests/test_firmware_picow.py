@@ -160,3 +160,56 @@ def test_mqtts_waits_for_a_trustworthy_time(tmp_path):
         broker.kill()
 
 
+def test_two_tick_wraps_with_presses_resyncs_status_and_an_outage(tmp_path, broker, collector):
+    """The firmware across two wraps of its 30-bit ticks (with 4.6-day jumps of the ticks in
+    between, which the loop only sees as time passing): presses, NTP re-syncs every second, a
+    broker outage. Every acked tap is delivered once, every status is one the hub accepts, and
+    a button left alone for 9 days is not filtered (it was: ticks_diff went negative)."""
+    from tests.test_firmware_features import FakeNTP
+    kid = "wrap-1"
+    collector.push_config(kid, {"rev": 1, "cooldown_ms": 500, "burst_max": 0,
+                                "burst_window_ms": 0})
+    ntp = FakeNTP()
+    ntp.enabled = True
+    statuses = []
+    try:
+        d = site(tmp_path, "k", ntp_every_s=1)
+        with SimKiosk(d, kid, broker.url, args=["--ntp", "127.0.0.1:%d" % ntp.port,
+                                                "--ticks-start", str(WRAP - 3000)]) as k:
+            k.wait_line(r"^log clock synced", timeout=20)
+            k.wait_line(r"^log config rev 1")
+            end = time.monotonic() + 20
+            while k.stats()["ticks"] > WRAP // 2:  # the first wrap, in real time
+                assert time.monotonic() < end
+                time.sleep(0.2)
+            k.press(0)
+            k.wait_count("ack", 1)
+            jump = 400000000                       # 4.6 days, below ticks_diff's 6.2
+            for step in range(1, 5):               # 18.5 days in all: a second wrap
+                since = len(k.lines)
+                k.send("ticks +%d" % jump, "wait 1500", "press %d" % (step % 2), "wait 600",
+                       "press 2", "status")
+                k.wait_line(r"^ack ", since=since, timeout=20)
+                if step == 2:
+                    broker.stop()
+                    for b in range(4):
+                        k.send("press %d" % (4 + b), "wait 600")
+                    k.wait_count("ack", 1 + 2 * step + 4, timeout=20)
+                    broker.start()
+                st = collector.wait_status(kid, lambda s: s.get("uptime", 0) >=
+                                           step * jump // 1000, timeout=60)
+                statuses.append(st)
+            ticks = k.stats()["ticks"]
+            acks = k.seqs("ack")
+            assert k.seqs("filtered") == [], k.tail()
+            assert len(acks) == 1 + 2 * 4 + 4 and acks == sorted(set(acks))
+            k.wait_count("sent", len(acks), timeout=60)
+        assert (WRAP - 3000 + 4 * jump) % WRAP - 60000 < ticks  # two wraps crossed
+        assert collector.wait_seqs(kid, acks) == [] and collector.conflicts == []
+        assert collector.deliveries >= len(acks)
+        for st in statuses:
+            v1.decode_status(json.dumps(st))  # the hub's validation accepts every one
+            assert st["uptime"] >= 0
+        assert all(isinstance(collector.taps[(kid, s)]["ts"], int) for s in acks)
+    finally:
+        ntp.close()
