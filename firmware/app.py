@@ -229,6 +229,11 @@ class Kiosk:
             if m and m.connected:
                 try:
                     await m.publish(self.topics["status"], self.status(), 1, True, 10000)
+                    if self.crash and files.exists(self.data + "/crash.txt"):
+                        # Reported (PUBACKed): the next boot must not report it again, or
+                        # the hub could not tell one crash from a crash loop.
+                        files.write_atomic(self.data + "/crash.old", self.crash.encode())
+                        files.remove(self.data + "/crash.txt")
                 except Exception:
                     pass
 

@@ -1,5 +1,7 @@
 """Alert rules: a kiosk offline beyond a threshold; the mood index of the city or a district
-dropping by more than a threshold between the last window and the one before.
+dropping by more than a threshold between the last window and the one before; and what a
+kiosk's own status tells (firmware/README.md): it refuses presses (its queue is full), it
+crash-loops, its clock has not synced, or its queue has not gone down for a while.
 
 evaluate() opens an alert for a condition that started and closes one whose condition ended
 (kept as a past alert); staff acknowledge open ones on the Alerts page. It runs in the hub's
@@ -13,7 +15,10 @@ from hub.store.days import today
 from hub.store.rollups import DISTRICT_SCOPES, city_tz, mood_index
 
 DEFAULTS = {"alert_offline_minutes": 30, "alert_mood_drop": 10, "alert_mood_window_days": 7,
-            "alert_mood_min_count": 20}
+            "alert_mood_min_count": 20, "alert_refused_minutes": 60, "alert_crash_boots": 3,
+            "alert_unsynced_minutes": 15, "alert_queue_minutes": 30}
+# Kinds of the kiosk-status alerts, each with the function that finds its subjects.
+KIOSK_KINDS = ("refusing", "crash-loop", "clock-unsynced", "queue-growing")
 
 
 def thresholds(db):
@@ -43,6 +48,28 @@ def _mood_drops(db, t, now):
     return out
 
 
+def _kiosk_conditions(db, t, now):
+    """{kind: {kiosk: message}} for the kiosk-status alerts that hold now."""
+    out = {k: {} for k in KIOSK_KINDS}
+    for kiosk, refused, at in db.execute(
+            "SELECT id, refused, refused_at FROM kiosks WHERE refused > 0 AND refused_at >= ?",
+            [now - 60 * t["alert_refused_minutes"]]):
+        out["refusing"][kiosk] = "%d presses refused (queue full) since its boot" % refused
+    for kiosk, n in db.execute(
+            "SELECT kiosk, count(*) FROM kiosk_boots WHERE crashed = 1 AND ts >= ? "
+            "GROUP BY kiosk HAVING count(*) >= ?", [now - 3600, t["alert_crash_boots"]]):
+        out["crash-loop"][kiosk] = "%d crashes in the last hour" % n
+    for kiosk, uptime in db.execute(
+            "SELECT id, uptime FROM kiosks WHERE online = 1 AND synced = 0 AND uptime >= ?",
+            [60 * t["alert_unsynced_minutes"]]):
+        out["clock-unsynced"][kiosk] = "clock not synced after %d min of uptime" % (uptime // 60)
+    for kiosk, queue, since in db.execute(
+            "SELECT id, queue, queue_stuck_since FROM kiosks WHERE queue > 0 AND "
+            "queue_stuck_since <= ?", [now - 60 * t["alert_queue_minutes"]]):
+        out["queue-growing"][kiosk] = "%d taps queued, not going down since %d" % (queue, since)
+    return out
+
+
 def evaluate(db, now=None):
     """Open alerts for conditions that started, close those that ended. -> open count."""
     now = int(now or time.time())
@@ -52,6 +79,7 @@ def evaluate(db, now=None):
         "SELECT id, last_seen FROM kiosks WHERE online = 0 AND last_seen IS NOT NULL "
         "AND last_seen < ?", [cutoff])}
     drops = _mood_drops(db, t, now)
+    kiosk_alerts = _kiosk_conditions(db, t, now)
     open_ = {(k, s): i for i, k, s in db.execute(
         "SELECT id, kind, subject FROM alerts WHERE closed IS NULL")}
     with transaction(db.conn):
@@ -65,8 +93,14 @@ def evaluate(db, now=None):
                            "('mood-drop', ?, ?, ?)",
                            [scope, "mood index %.1f -> %.1f over %d days"
                             % (a, b, t["alert_mood_window_days"]), now])
+        for kind, found in kiosk_alerts.items():
+            for kiosk, message in found.items():
+                if (kind, kiosk) not in open_:
+                    db.execute("INSERT INTO alerts (kind, subject, message, opened) VALUES "
+                               "(?, ?, ?, ?)", [kind, kiosk, message, now])
         for (kind, subject), i in open_.items():
             if (kind == "offline" and subject not in offline) or \
-                    (kind == "mood-drop" and subject not in drops):
+                    (kind == "mood-drop" and subject not in drops) or \
+                    (kind in kiosk_alerts and subject not in kiosk_alerts[kind]):
                 db.execute("UPDATE alerts SET closed = ? WHERE id = ?", [now, i])
     return db.execute("SELECT count(*) FROM alerts WHERE closed IS NULL").fetchone()[0]

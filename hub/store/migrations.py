@@ -7,10 +7,10 @@ shipped, only append. Each schema module lists its own, for the tables its part 
 import sqlite3
 import time
 
-from hub.store import schema_core, schema_ingest, schema_provision, schema_web
+from hub.store import schema_core, schema_firmware, schema_ingest, schema_provision, schema_web
 
 MIGRATIONS = (schema_core.MIGRATIONS + schema_ingest.MIGRATIONS + schema_web.MIGRATIONS
-              + schema_provision.MIGRATIONS)
+              + schema_provision.MIGRATIONS + schema_firmware.MIGRATIONS)
 
 
 class _InTransaction:
