@@ -163,6 +163,51 @@ class Watchdog:
                 _time.sleep_ms(1000)
 
 
+class Timer:
+    """machine.Timer(-1, period=MS, callback=f): a soft timer, here a thread calling f."""
+
+    def __init__(self, id=-1, period=1000, callback=None, **kw):
+        self.on = True
+        import _thread
+        _thread.start_new_thread(self._run, (period, callback))
+
+    def _run(self, period, callback):
+        while self.on:
+            _time.sleep_ms(period)
+            if self.on and callback:
+                callback(self)
+
+    def deinit(self):
+        self.on = False
+
+
+class Mem32:
+    """machine.mem32, for the one register the kiosk tools read: WATCHDOG CTRL (0x40058000),
+    bit 30 ENABLE set once a watchdog runs."""
+
+    def __getitem__(self, addr):
+        if addr == 0x40058000:
+            return 0x40000000 if state["wdt"] is not None else 0
+        raise ValueError("address not modelled")
+
+
+class Machine:
+    """The parts of `machine` a board on a pty uses (tests/support/ptyboard.py): the watchdog,
+    which cannot be stopped once made, soft timers and the watchdog's register."""
+    Timer = Timer
+    mem32 = Mem32()
+
+    def __init__(self, out=print):
+        self.out = out
+
+    def WDT(self, id=0, timeout=WDT_MAX_MS):
+        w = state["wdt"]
+        if w is None:
+            return Watchdog(timeout, self.out)
+        w.feed()
+        return w
+
+
 def _stat():
     with open("/proc/self/stat") as f:
         return f.read().rsplit(")", 1)[1].split()  # state, ppid, ...
