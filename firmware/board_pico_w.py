@@ -34,7 +34,7 @@ PINS = {
     "scl": 21,      # I2C0 SCL of the optional display
 }
 BUTTON_PINS = ("mood1", "mood2", "mood3", "mood4", "skill1", "skill2", "skill3", "skill4")
-SAMPLE_MS = 5
+SAMPLE_MS = 5       # while the confirm LED and tone are on: when to end them
 CONFIRM_MS = 120    # LED on and tone sounding for this long after a tap is stored
 TONE_HZ = 2000
 WIFI_TIMEOUT_MS = 20000
@@ -48,6 +48,10 @@ class Board:
         Pin = machine.Pin
         self.buttons = [Pin(PINS[n], Pin.IN, Pin.PULL_UP) for n in BUTTON_PINS]
         self.latch = Latch(len(BUTTON_PINS))
+        # Set by the pin interrupt: the loop wakes the moment a press is latched (ThreadSafeFlag
+        # may be set from a hard IRQ; extmod/asyncio/event.py), not at its next 5 ms tick.
+        flag = getattr(asyncio, "ThreadSafeFlag", None)
+        self.flag = flag() if flag else None
         for i in range(len(self.buttons)):
             self.buttons[i].irq(self._handler(i), Pin.IRQ_FALLING | Pin.IRQ_RISING, hard=True)
         self.led = Pin(PINS["led"], Pin.OUT, value=0)
@@ -64,9 +68,12 @@ class Board:
         pin_edge = self.latch.pin
         pin = self.buttons[i]
         ticks = time.ticks_ms
+        wake = self.flag.set if self.flag else None
 
         def handler(_p):
             pin_edge(i, pin.value(), ticks())
+            if wake:
+                wake()
         return handler
 
     def _display(self):
@@ -156,11 +163,11 @@ class Board:
         d.show()
 
     # ---- inputs --------------------------------------------------------------------------
-    def poll(self, kiosk):
-        """Confirm every latched press (with the ticks of its interrupt), end the feedback."""
+    def poll(self, kiosk, most=8):
+        """Confirm latched presses (with the ticks of their interrupt), end the feedback."""
         now = time.ticks_ms()
         kiosk.alive["buttons"] = now
-        self.latch.drain(kiosk.press)
+        self.latch.drain(kiosk.press, most)
         u = self.confirm_until
         if u is not None and time.ticks_diff(now, u) >= 0:
             self.led.value(0)
@@ -169,8 +176,18 @@ class Board:
 
     async def inputs(self, kiosk):
         while True:
-            self.poll(kiosk)
-            await asyncio.sleep_ms(SAMPLE_MS)
+            self.poll(kiosk, 1)  # one press per turn: the other tasks run in between
+            if self.latch.pending():
+                await asyncio.sleep_ms(0)
+                continue
+            wait = SAMPLE_MS if self.confirm_until is not None else 1000
+            if self.flag is None:
+                await asyncio.sleep_ms(wait)
+                continue
+            try:
+                await asyncio.wait_for_ms(self.flag.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
 
     # ---- network and time ----------------------------------------------------------------
     async def net_up(self):

@@ -19,7 +19,7 @@ from binascii import crc32
 from files import makedirs, read_bytes, read_int, remove, write_int
 
 REC = 16
-HOT_MAX = 16        # 256 bytes: inside littlefs' inline-file limit with the Pico W's progsize 256
+HOT_MAX = 8         # 128 bytes inline: a compaction of the folder copies little (README.md)
 COLD_MAX = 256      # 4096 bytes: exactly one flash block
 MERGE_AT = 4        # full hot files waiting before they are appended to a cold file
 FLAG_REL = 0x80     # t counts seconds since its boot started: the clock was unknown at the press

@@ -111,19 +111,31 @@ class Board:
     async def inputs(self, kiosk):
         from presses import Latch
         import _thread
+        import picow
         self.kiosk = kiosk
         self.latch = Latch()
+        # The loop is woken the moment the stdin thread latches a press or queues a command,
+        # as asyncio.ThreadSafeFlag wakes it from the pin interrupt on the Pico W: a datagram
+        # to a loopback socket of the sim's own (not one of the model's 5).
+        wake, self.bell = picow.doorbell()
+        bell = asyncio.StreamReader(wake)  # type: ignore[call-arg]
         _thread.start_new_thread(self._reader, ())
         while True:
             kiosk.alive["buttons"] = time.ticks_ms()
-            # One press per turn of the loop, as fast as they come: a script pressing in
-            # bursts must not starve the sender's merges (a person cannot).
+            # One press per turn of the loop: a script pressing in bursts must not starve the
+            # sender's merges (a person cannot press that fast).
             self.latch.drain(kiosk.press, 1)
             parts = self.cmds.get()
             while parts is not None:
                 await self.command(kiosk, parts)
                 parts = self.cmds.get()
-            await asyncio.sleep_ms(0 if self.latch.pending() else 5)
+            if self.latch.pending():
+                await asyncio.sleep_ms(0)
+                continue
+            try:
+                await asyncio.wait_for_ms(bell.read(64), 1000)
+            except asyncio.TimeoutError:
+                pass
 
     def _reader(self):
         """The stdin thread: the buttons' interrupt (press N: latched with its ticks) and the
@@ -144,12 +156,14 @@ class Board:
                     while latch.full():  # a script pressing faster than any citizen: wait
                         time.sleep_ms(1)
                     latch.edge(int(arg), time.ticks_ms())
+                    self.bell()
                 else:
                     out("log button %s does not exist" % arg)
             elif parts[0] == "wait" and arg.isdigit():
                 time.sleep_ms(int(arg))
             else:
                 self.cmds.put(parts)
+                self.bell()
 
     async def command(self, kiosk, parts):
         import picow

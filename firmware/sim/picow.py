@@ -38,7 +38,7 @@ ENOMEM = 12
 WDT_MAX_MS = 8388
 SIGUSR1_RC = 138       # what the supervisor sees when the watchdog ends the process
 
-state = {"offset": 0, "rtc": None, "dns_block_ms": 0, "wdt": None}
+state = {"offset": 0, "rtc": None, "dns_block_ms": 0, "wdt": None, "own_sockets": 0}
 
 
 class Ticks:
@@ -95,9 +95,36 @@ def _is_address(host):
     return ":" in host  # an IPv6 literal
 
 
+def doorbell():
+    """(socket, ring): a loopback UDP socket the loop can wait on and a function another
+    thread calls to wake it. The sim's own: not counted among the board's sockets."""
+    import random
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    for _ in range(100):  # the unix port's sockets have no getsockname(): pick a free port
+        port = 20000 + random.getrandbits(15)
+        addr = _socket.getaddrinfo("127.0.0.1", port)[0][-1]
+        try:
+            s.bind(addr)
+            break
+        except OSError:
+            continue
+    s.setblocking(False)
+    out = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    state["own_sockets"] += 2
+    msg = b"!"
+
+    def ring():
+        try:
+            out.sendto(msg, addr)
+        except OSError:
+            pass
+    return s, ring
+
+
 def open_sockets():
-    """Sockets this process holds open (the fds that are sockets)."""
-    n = 0
+    """Sockets this process holds open for the firmware (the fds that are sockets, less the
+    sim's own)."""
+    n = -state["own_sockets"]
     for fd in os.listdir("/proc/self/fd"):
         try:
             if os.stat("/proc/self/fd/" + fd)[0] & 0xF000 == 0xC000:
