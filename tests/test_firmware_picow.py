@@ -1,4 +1,4 @@
-"""The firmware on the Pico W model (`civic kiosk sim`, CONTRACT section 3 v2): 30-bit ticks that
+"""The firmware on the Pico W model (`civic kiosk sim`, the sim of README.md): 30-bit ticks that
 start near a wrap, an RTC at 2021-01-01 until sync, lwIP's blocking DNS and its 5 sockets, the
 watchdog that resets the board, presses latched by interrupt. One test per field problem of
 issue 12, each of which failed on the firmware before its fix."""

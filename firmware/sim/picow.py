@@ -1,4 +1,4 @@
-"""The Pico W where the MicroPython unix port is kinder (CONTRACT section 3, v2).
+"""The Pico W where the MicroPython unix port is kinder (the sim of firmware/README.md).
 
 sim_main installs this before the firmware is imported; the firmware is not told. What it
 models, each read against MicroPython's rp2 port:
