@@ -124,7 +124,8 @@ class Board:
                 raise FlashError("no board at %s: plug the Pico W in with a USB data cable, "
                                  "check the port (`mpremote connect list`), and close any other "
                                  "program using it (Thonny, a serial monitor)" % self.port)
-            if "Input/output error" in out or "device disconnected" in out:
+            if "Input/output error" in out or "device disconnected" in out or \
+                    not os.path.exists(self.port):
                 raise FlashError("the board at %s went away in the middle of the install (it "
                                  "reset or was unplugged). Run `civic kiosk flash` again: "
                                  "main.py is written last, so until then it starts at the "

@@ -21,13 +21,21 @@ sys.path[:] = ["/flash", "/flash/lib", ".frozen"]
 """
 
 
-# A kiosk whose app was running: it had started the RP2040's watchdog, and mpremote's Ctrl-C
-# has just stopped the app, so nobody feeds it (firmware/sim/picow.py models machine.WDT: not
-# fed for its timeout, the board resets, which ends this process as it ends a USB session).
+# A kiosk whose app runs: it started the RP2040's watchdog and feeds it until mpremote's Ctrl-C
+# stops it (the board's first input byte 0x03), then the prompt comes up with the watchdog
+# still running and nobody feeding it (firmware/sim/picow.py models machine.WDT: not fed for
+# its timeout, the board resets, which ends this process as it ends a USB session).
 RUNNING = """import picow
 sys.modules["machine"] = picow.Machine()
-import machine
-machine.WDT(timeout=%d)
+import machine, select
+_wdt = machine.WDT(timeout=%d)
+_in = select.poll()
+_in.register(sys.stdin, select.POLLIN)
+while True:
+    _wdt.feed()
+    if _in.poll(100) and sys.stdin.read(1) == "\\x03":
+        break
+del _wdt, _in
 """
 
 
