@@ -114,8 +114,11 @@ class Board:
             try:
                 network.country(s["country"])
             except (AttributeError, ValueError, OSError):
-                import rp2
-                rp2.country(s["country"])
+                try:  # MicroPython before 1.20 had it in rp2
+                    import rp2
+                    rp2.country(s["country"])
+                except Exception as e:
+                    print("wifi country %r not set: %r" % (s["country"], e))
         w = network.WLAN(network.STA_IF)
         w.active(True)
         try:
