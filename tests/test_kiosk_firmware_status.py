@@ -61,7 +61,7 @@ def test_kiosks_api_and_health_page_show_the_firmware_status(client, db_path):
     assert "ZeroDivisionError: divide by zero" in html and "Refused presses" in html
 
 
-def test_alerts_for_refusing_crash_looping_unsynced_and_a_stuck_queue(db_path):
+def test_alerts_for_refusing_crash_looping_unsynced_a_stuck_queue_and_a_wiped_flash(db_path):
     apply(db_path, "ok-1", status(ts=NOW - 600), NOW - 600)
     apply(db_path, "ref-1", status(refused=0, ts=NOW - 600), NOW - 600)
     apply(db_path, "ref-1", status(refused=3, ts=NOW - 60), NOW - 60)
@@ -71,19 +71,23 @@ def test_alerts_for_refusing_crash_looping_unsynced_and_a_stuck_queue(db_path):
     apply(db_path, "clock-1", status(synced=False, uptime=1800), NOW - 60)
     apply(db_path, "q-1", status(queue=5, ts=NOW - 3600), NOW - 3600)
     apply(db_path, "q-1", status(queue=9, ts=NOW - 60), NOW - 60)
+    apply(db_path, "wiped-1", status(boot=40, ts=NOW - 600), NOW - 600)
+    apply(db_path, "wiped-1", status(boot=1, ts=NOW - 60), NOW - 60)  # its flash was formatted
     db = open_db(db_path)
     try:
         evaluate(db, NOW)
         opened = {(k, s) for k, s in db.execute(
             "SELECT kind, subject FROM alerts WHERE closed IS NULL")}
         assert opened == {("refusing", "ref-1"), ("crash-loop", "loop-1"),
-                          ("clock-unsynced", "clock-1"), ("queue-growing", "q-1")}, opened
+                          ("clock-unsynced", "clock-1"), ("queue-growing", "q-1"),
+                          ("flash-reset", "wiped-1")}, opened
         # The queue goes down, the clock syncs: those alerts end; the others stay open.
         apply(db_path, "q-1", status(queue=2, ts=NOW + 10), NOW + 10)
         apply(db_path, "clock-1", status(synced=True, uptime=1900, ts=NOW + 10), NOW + 10)
         evaluate(db, NOW + 20)
         still = {(k, s) for k, s in db.execute(
             "SELECT kind, subject FROM alerts WHERE closed IS NULL")}
-        assert still == {("refusing", "ref-1"), ("crash-loop", "loop-1")}, still
+        assert still == {("refusing", "ref-1"), ("crash-loop", "loop-1"),
+                         ("flash-reset", "wiped-1")}, still
     finally:
         db.conn.close()

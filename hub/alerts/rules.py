@@ -1,7 +1,8 @@
 """Alert rules: a kiosk offline beyond a threshold; the mood index of the city or a district
 dropping by more than a threshold between the last window and the one before; and what a
 kiosk's own status tells (firmware/README.md): it refuses presses (its queue is full), it
-crash-loops, its clock has not synced, or its queue has not gone down for a while.
+crash-loops, its clock has not synced, its queue has not gone down for a while, or its boot
+counter went back (its flash was formatted).
 
 evaluate() opens an alert for a condition that started and closes one whose condition ended
 (kept as a past alert); staff acknowledge open ones on the Alerts page. It runs in the hub's
@@ -18,7 +19,8 @@ DEFAULTS = {"alert_offline_minutes": 30, "alert_mood_drop": 10, "alert_mood_wind
             "alert_mood_min_count": 20, "alert_refused_minutes": 60, "alert_crash_boots": 3,
             "alert_unsynced_minutes": 15, "alert_queue_minutes": 30}
 # Kinds of the kiosk-status alerts, each with the function that finds its subjects.
-KIOSK_KINDS = ("refusing", "crash-loop", "clock-unsynced", "queue-growing")
+KIOSK_KINDS = ("refusing", "crash-loop", "clock-unsynced", "queue-growing", "flash-reset")
+FLASH_RESET_DAYS = 7  # a flash-reset alert stays open this long (or until acknowledged)
 
 
 def thresholds(db):
@@ -67,6 +69,16 @@ def _kiosk_conditions(db, t, now):
             "SELECT id, queue, queue_stuck_since FROM kiosks WHERE queue > 0 AND "
             "queue_stuck_since <= ?", [now - 60 * t["alert_queue_minutes"]]):
         out["queue-growing"][kiosk] = "%d taps queued, not going down since %d" % (queue, since)
+    # rp2's _boot.py formats the whole flash when littlefs does not mount: the queue is gone,
+    # and once the kiosk is flashed again its seqs start at 1, which the hub takes for
+    # redeliveries of taps it holds. Nothing on the kiosk can stop that format: say it.
+    for kiosk, boot, at in db.execute(
+            "SELECT id, boot, flash_reset_at FROM kiosks WHERE flash_reset_at >= ?",
+            [now - 86400 * FLASH_RESET_DAYS]):
+        out["flash-reset"][kiosk] = ("boot counter started again (now %s): its flash was "
+                                     "formatted and its queued taps lost; its seqs start "
+                                     "again at 1 and count as taps already stored: flash it "
+                                     "under a new kiosk id" % boot)
     return out
 
 

@@ -16,6 +16,9 @@ def kiosk_firmware_status(db):
     -- down while non-empty (NULL: it is empty or went down at the last status).
     ALTER TABLE kiosks ADD COLUMN refused_at INTEGER;
     ALTER TABLE kiosks ADD COLUMN queue_stuck_since INTEGER;
+    -- When the kiosk's boot counter last went backwards (hub receive time): its flash was
+    -- formatted (rp2's _boot.py formats it when littlefs does not mount), queue included.
+    ALTER TABLE kiosks ADD COLUMN flash_reset_at INTEGER;
     -- One row per boot of a kiosk as the hub heard of it; crashed = its status reported the
     -- crash that ended the boot before it (the firmware reports each crash once).
     CREATE TABLE kiosk_boots (
