@@ -77,12 +77,12 @@ class Board:
         return handler
 
     def _display(self):
-        try:  # the SSD1306 driver (micropython-lib's ssd1306.py, in lib/ on the flash)
-            import ssd1306  # type: ignore[import-not-found]
+        try:  # the SSD1306 driver, flashed with the firmware (ssd1306.py)
+            import ssd1306
         except ImportError as e:
             # Said on the console, where `civic kiosk flash` and staff read it: a kiosk with
             # a display fitted and no driver silently showed nothing before.
-            print("display driver missing (%r): copy micropython-lib's ssd1306.py to lib/; "
+            print("display driver missing (%r): flash the firmware again (civic kiosk flash); "
                   "questions are printed on the console only" % (e,))
             return None
         try:

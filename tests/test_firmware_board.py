@@ -116,20 +116,61 @@ def pico(monkeypatch):
     monkeypatch.setitem(sys.modules, "network", net)
     monkeypatch.setattr(IrqPin, "made", {})
     monkeypatch.syspath_prepend(ROOT + "/firmware")
-    for m in ("board_pico_w", "presses", "net", "clock", "files", "rules"):
+    for m in ("board_pico_w", "presses", "net", "clock", "files", "rules", "ssd1306"):
         monkeypatch.delitem(sys.modules, m, raising=False)
     mod = importlib.import_module("board_pico_w")
     yield mod, now, wifi
-    for m in ("board_pico_w", "presses", "net", "clock", "files", "rules"):
+    for m in ("board_pico_w", "presses", "net", "clock", "files", "rules", "ssd1306"):
         sys.modules.pop(m, None)
 
 
-def test_a_missing_display_driver_is_reported(pico, capsys):
+def test_a_missing_display_driver_is_reported(pico, capsys, monkeypatch):
     """Before: the ImportError of ssd1306 was swallowed with every other error, so a kiosk with
     a display fitted and no driver showed nothing and said nothing."""
     mod, _, _ = pico
-    mod.Board()
+    monkeypatch.setitem(sys.modules, "ssd1306", None)  # `import ssd1306` raises ImportError
+    assert mod.Board().display is None
     assert "display driver missing" in capsys.readouterr().out
+
+
+class FakeFrameBuffer:
+    MONO_VLSB = 0
+
+    def __init__(self, buf, w, h, fmt):
+        self.buf = buf
+
+    def fill(self, c):
+        self.buf[:] = bytes([0xFF if c else 0]) * len(self.buf)
+
+    def text(self, s, x, y):
+        self.buf[x + (y // 8) * 128] = 0xFF  # a mark where the text starts
+
+
+class FakeI2C:
+    def __init__(self, *a, **k):
+        self.sent = []
+
+    def writeto(self, addr, data):
+        self.sent.append((addr, bytes(data)))
+
+
+def test_the_display_driver_is_flashed_and_shows_the_question(pico, monkeypatch):
+    """Before: the driver came from a separate `mpremote mip install`; now it is part of the
+    firmware (MANIFEST), and the question reaches the display over I2C."""
+    mod, _, _ = pico
+    import hub.kiosk_tools.build as build
+    assert "ssd1306.py" in build.manifest()
+    i2c = FakeI2C()
+    monkeypatch.setitem(sys.modules, "framebuf", types.SimpleNamespace(
+        FrameBuffer=FakeFrameBuffer, MONO_VLSB=0))
+    monkeypatch.delitem(sys.modules, "ssd1306", raising=False)
+    monkeypatch.setattr(mod.machine, "I2C", lambda *a, **k: i2c)
+    board = mod.Board()
+    assert board.display is not None and i2c.sent[0] == (0x3C, b"\x80\xae")  # display off
+    i2c.sent.clear()
+    board.show_question("How safe do you feel here?")
+    pixels = [d for a, d in i2c.sent if d[:1] == b"\x40"]
+    assert len(pixels) == 1 and len(pixels[0]) == 1 + 128 * 64 // 8 and pixels[0][1] == 0xFF
 
 
 def test_a_press_while_the_loop_is_busy_is_latched_with_its_time(pico):
