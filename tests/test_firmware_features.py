@@ -139,6 +139,7 @@ def test_time_reconstruction(tmp_path, broker, collector):
 def test_safe_boot_skips_the_app(tmp_path, broker):
     with SimKiosk(tmp_path / "k", "safe-1", broker.url, args=["--safe-boot"]) as k:
         k.wait_line(r"^log safe boot")
+        assert k.wait_line(r"^fw ") == "fw 1.0.0"  # at every boot, this one too
         k.proc.wait(10)
         assert k.seqs("ack") == []
 

@@ -262,7 +262,10 @@ class Board:
         return self.wdt
 
     def safe_boot(self):
-        return bool(self.cfg.get("hold"))
+        if self.cfg.get("hold"):  # the app will not start: say the version here
+            out("fw %s" % getattr(sys.modules.get("app"), "FW", "?"))
+            return True
+        return False
 
     def reset(self):
         out("reset")
