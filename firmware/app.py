@@ -6,22 +6,25 @@ drains the queue at QoS 1, `link` keeps Wi-Fi and MQTT up with backoff, `heartbe
 `timekeeper` syncs the clock, `watchdog` feeds the board's WDT only while the others are alive.
 The board (pins or the sim's stdin/stdout), flash paths and socket layer are parameters.
 """
-import asyncio
 import gc
-import random
-import sys
-import time
 
-import files
-from mqtt import HEADROOM, MQTTClient, parse_url
+gc.collect()
+# The kiosk's two big buffers (the MQTT packet buffer: 128 bytes of headroom + a 4 KiB
+# payload; the queue's 4 KiB read/merge buffer), taken before the other modules load: once
+# they are in, the heap has plenty free but no 4 KiB hole left (measured on the sim's heap:
+# 63 KB free and a MemoryError for 4096 bytes). Kiosk checks their sizes.
+BUFFERS = (bytearray(128 + 4096), bytearray(4096))
 
-# The one packet buffer of every MQTT connection (4 KiB in one piece), taken before the other
-# modules are compiled: later the heap is fragmented and a 128K heap may have no such hole.
-PKT = bytearray(HEADROOM + 4096)
+import asyncio  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 
+import files  # noqa: E402
 import offers  # noqa: E402
 import protocol  # noqa: E402
 from clock import Clock  # noqa: E402
+from mqtt import HEADROOM, MQTTClient, parse_url  # noqa: E402
 from rules import Rules  # noqa: E402
 from sender import Sender  # noqa: E402
 from tapq import FLAG_REL, QueueFull, TapQueue  # noqa: E402
@@ -39,6 +42,10 @@ def jittered(backoff_ms):
 
 class Kiosk:
     def __init__(self, board, settings, data="data"):
+        # The one packet buffer of every MQTT connection: taps messages are written into it
+        # in place (allocated once, at import, before the heap can fragment: BUFFERS).
+        self.pkt = BUFFERS[0]
+        assert len(self.pkt) == HEADROOM + protocol.MAX_PAYLOAD
         self.board = board
         self.kid = settings["id"]
         self.settings = settings
@@ -50,8 +57,16 @@ class Kiosk:
         self.cfg = dict(protocol.DEFAULT_CONFIG)
         self.cfg_rev = -1                       # no config applied yet: any rev is newer
         self.rules = Rules(self.cfg)
-        self.q = TapQueue(data, settings.get("queue_max", 20000)).load()
+        self.q = TapQueue(data, settings.get("queue_max", 20000), buf=BUFFERS[1]).load()
         self.clock = Clock(self.boot, files.read_json(data + "/boots.json", {}))
+        # The RTC boots at 2021-01-01 and a TLS certificate check needs a real date: the last
+        # time NTP gave (kept on flash at every sync) is a safe lower bound until it answers.
+        # Taps never use it: they keep their uptime until a real sync (clock.py).
+        self.rtc_ok = False
+        last = files.read_int(data + "/time", 0)
+        if last:
+            self.board.set_rtc(last)
+            self.rtc_ok = True
         crash = files.read_bytes(data + "/crash.txt")
         self.crash = crash.decode()[-200:] if crash else None
         self.topics = {c: protocol.topic(self.kid, c) for c in protocol.CHANNELS}
@@ -59,10 +74,6 @@ class Kiosk:
         self.wake = asyncio.Event()        # a tap is waiting to be sent
         self.status_due = asyncio.Event()  # publish status now (connect, config, first sync)
         self.alive = {}                    # task name -> ticks of its last sign of life
-        # The one packet buffer of every MQTT connection: taps messages are written into it
-        # in place (allocated once, at boot, before the heap can fragment).
-        self.pkt = PKT if len(PKT) >= HEADROOM + protocol.MAX_PAYLOAD else \
-            bytearray(HEADROOM + protocol.MAX_PAYLOAD)
         saved = files.read_json(data + "/config.json")
         if saved:
             try:
@@ -149,25 +160,39 @@ class Kiosk:
         return protocol.encode_status(True, **st)
 
     # ---- tasks ---------------------------------------------------------------------------
-    def client(self):
+    def tls_waits(self):
+        """mqtts:// with a CA checks the certificate's dates against the RTC: no handshake
+        before the RTC holds a trustworthy time (NTP, or the last one kept on flash)."""
+        s = self.settings
+        return s["broker"].startswith("mqtts://") and bool(s.get("ca")) and not self.rtc_ok
+
+    async def client(self):
         s = self.settings
         host, port, tls = parse_url(s["broker"])
+        addr = await self.board.net.resolve(host)  # never the blocking getaddrinfo (net.py)
         opener = None
         if tls:
-            opener = self.board.tls_opener(s.get("ca"))
+            opener = self.board.tls_opener(s.get("ca"), host)
         will = (self.topics["status"], protocol.encode_status(False), 1, True)
-        return MQTTClient(self.kid, host, port, s.get("user"), s.get("password"),
+        return MQTTClient(self.kid, addr, port, s.get("user"), s.get("password"),
                           s.get("keepalive", 20), will, self.on_message, opener, self.pkt)
 
     async def link(self):
         backoff = 1000
         cap = self.settings.get("backoff_max_ms", 30000)
+        told = False
         while True:
             self.alive["link"] = time.ticks_ms()
             up = False
+            if self.tls_waits():
+                if not told:
+                    self.board.log("mqtts waits for a trustworthy time (NTP or the last known)")
+                    told = True
+                await self.pause(1000, "link")
+                continue
             try:
                 if await self.board.net_up():
-                    m = self.client()
+                    m = await self.client()
                     await m.connect()
                     # Here, so every reconnect renews both; one round trip, and the retained
                     # config and receipt come at once. Receipts at QoS 0: each is complete and
@@ -217,6 +242,11 @@ class Kiosk:
             if m and m.connected:
                 try:
                     await m.publish(self.topics["status"], self.status(), 1, True, 10000)
+                    if self.crash and files.exists(self.data + "/crash.txt"):
+                        # Reported (PUBACKed): the next boot must not report it again, or
+                        # the hub could not tell one crash from a crash loop.
+                        files.write_atomic(self.data + "/crash.old", self.crash.encode())
+                        files.remove(self.data + "/crash.txt")
                 except Exception:
                     pass
 
@@ -229,6 +259,12 @@ class Kiosk:
             except Exception as e:
                 self.board.log("time sync failed: %r" % (e,))
             if t:
+                self.board.set_rtc(t)
+                self.rtc_ok = True
+                try:
+                    files.write_int(self.data + "/time", t)  # the last known time (rtc_ok)
+                except OSError:
+                    pass
                 first = self.clock.base is None
                 if self.clock.set(t):
                     files.write_json(self.data + "/boots.json", self.clock.boots)
@@ -251,7 +287,10 @@ class Kiosk:
         wdt = self.board.watchdog()
         while True:
             await asyncio.sleep_ms(1000)
-            if wdt is not None and self.healthy(time.ticks_ms()):
+            now = time.ticks_ms()
+            self.clock.elapsed_ms()  # carried forward every second: ticks wrap (clock.py)
+            self.rules.tick(now)     # and forgotten before they could alias (rules.py)
+            if wdt is not None and self.healthy(now):
                 wdt.feed()
 
     def on_task_error(self, loop, ctx):

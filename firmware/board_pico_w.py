@@ -2,8 +2,9 @@
 
 PINS is the one pin table of the kiosk; hardware/ documents the wiring from it, so keep it a
 plain dict literal with a comment per line. Buttons switch to GND with the internal pull-up
-(pressed = 0) and are sampled every 5 ms through rules.Debouncer, so a press is caught while
-the app writes flash and the confirm (LED + tone) follows within a few milliseconds.
+(pressed = 0); each has a pin interrupt on both edges that debounces and latches the press
+with its tick time (presses.py), so a press during a flash erase or a TLS handshake is
+confirmed as soon as the loop is free, never missed; the loop drains the latch every 5 ms.
 """
 import asyncio
 import socket
@@ -14,7 +15,8 @@ import network
 
 import files
 from clock import ntp_time
-from rules import Debouncer
+from net import Resolver, server_of
+from presses import Latch
 
 PINS = {
     "mood1": 2,     # mood button 1 "very unhappy" (to GND, internal pull-up)
@@ -32,11 +34,11 @@ PINS = {
     "scl": 21,      # I2C0 SCL of the optional display
 }
 BUTTON_PINS = ("mood1", "mood2", "mood3", "mood4", "skill1", "skill2", "skill3", "skill4")
-SAMPLE_MS = 5
+SAMPLE_MS = 5       # while the confirm LED and tone are on: when to end them
 CONFIRM_MS = 120    # LED on and tone sounding for this long after a tap is stored
 TONE_HZ = 2000
 WIFI_TIMEOUT_MS = 20000
-WDT_MS = 8000       # the longest the RP2040 allows is 8.3 s
+WDT_MS = 8000       # the longest the RP2040 allows is 8.388 s (ports/rp2/machine_wdt.c)
 
 
 class Board:
@@ -45,26 +47,91 @@ class Board:
     def __init__(self):
         Pin = machine.Pin
         self.buttons = [Pin(PINS[n], Pin.IN, Pin.PULL_UP) for n in BUTTON_PINS]
-        self.debounce = [Debouncer(20) for _ in BUTTON_PINS]
+        self.latch = Latch(len(BUTTON_PINS))
+        # Set by the pin interrupt: the loop wakes the moment a press is latched (ThreadSafeFlag
+        # may be set from a hard IRQ; extmod/asyncio/event.py), not at its next 5 ms tick.
+        flag = getattr(asyncio, "ThreadSafeFlag", None)
+        self.flag = flag() if flag else None
+        for i in range(len(self.buttons)):
+            self.buttons[i].irq(self._handler(i), Pin.IRQ_FALLING | Pin.IRQ_RISING, hard=True)
         self.led = Pin(PINS["led"], Pin.OUT, value=0)
         self.buzzer = machine.PWM(Pin(PINS["buzzer"]))
         self.buzzer.duty_u16(0)
         self.confirm_until = None
-        self.wlan = network.WLAN(network.STA_IF)
+        self.wlan = None   # made in settings(): the hostname must be set before it exists
         self.display = self._display()
+        self.net = None
         self.s = {}
 
+    def _handler(self, i):
+        """The hard IRQ handler of button i: nothing allocated per call (bound once here)."""
+        pin_edge = self.latch.pin
+        pin = self.buttons[i]
+        ticks = time.ticks_ms
+        wake = self.flag.set if self.flag else None
+
+        def handler(_p):
+            pin_edge(i, pin.value(), ticks())
+            if wake:
+                wake()
+        return handler
+
     def _display(self):
-        try:  # an SSD1306 driver from micropython-lib (`mpremote mip install ssd1306`)
-            import ssd1306  # type: ignore[import-not-found]
+        try:  # the SSD1306 driver, flashed with the firmware (ssd1306.py)
+            import ssd1306
+        except ImportError as e:
+            # Said on the console, where `civic kiosk flash` and staff read it: a kiosk with
+            # a display fitted and no driver silently showed nothing before.
+            print("display driver missing (%r): flash the firmware again (civic kiosk flash); "
+                  "questions are printed on the console only" % (e,))
+            return None
+        try:
             i2c = machine.I2C(0, sda=machine.Pin(PINS["sda"]), scl=machine.Pin(PINS["scl"]))
             return ssd1306.SSD1306_I2C(128, 64, i2c)
-        except Exception:
-            return None  # no display fitted: the question is printed on the panel instead
+        except OSError:
+            return None  # no display answers on I2C: none fitted
 
     def settings(self):
         self.s = files.read_json("settings.json", {}) or {}
+        self.wlan = self._wifi(self.s)
+        dns = self.s.get("dns")
+        fixed = server_of(dns) if dns else None
+        self.net = Resolver(socket, lambda: fixed or self._dhcp_dns())
+        print("fw %s" % getattr(__import__("app"), "FW", "?"))
         return self.s
+
+    def _wifi(self, s):
+        """The station interface of a mains-powered kiosk: its own host name on the site's
+        network (the kiosk id, so staff find it in the router's lease table), the country's
+        radio rules (settings `country`, e.g. "NL"; default worldwide), and no power saving:
+        the CYW43's default power-save mode sleeps between beacons and adds tens of ms to
+        every packet, which a kiosk on mains power has no reason to pay."""
+        try:
+            network.hostname(s.get("hostname") or s.get("id") or "civic-kiosk")
+        except (AttributeError, ValueError, OSError):
+            pass  # MicroPython before 1.20: no network.hostname
+        if s.get("country"):
+            try:
+                network.country(s["country"])
+            except (AttributeError, ValueError, OSError):
+                try:  # MicroPython before 1.20 had it in rp2
+                    import rp2
+                    rp2.country(s["country"])
+                except Exception as e:
+                    print("wifi country %r not set: %r" % (s["country"], e))
+        w = network.WLAN(network.STA_IF)
+        w.active(True)
+        try:
+            w.config(pm=network.WLAN.PM_NONE)
+        except (AttributeError, ValueError, OSError):
+            pass
+        return w
+
+    def _dhcp_dns(self):
+        try:
+            return (self.wlan.ifconfig()[3], 53) if self.wlan.isconnected() else None
+        except Exception:
+            return None
 
     # ---- feedback ------------------------------------------------------------------------
     def log(self, msg):
@@ -115,19 +182,31 @@ class Board:
             self._draw(getattr(self, "question", ""))
 
     # ---- inputs --------------------------------------------------------------------------
+    def poll(self, kiosk, most=8):
+        """Confirm latched presses (with the ticks of their interrupt), end the feedback."""
+        now = time.ticks_ms()
+        kiosk.alive["buttons"] = now
+        self.latch.drain(kiosk.press, most)
+        u = self.confirm_until
+        if u is not None and time.ticks_diff(now, u) >= 0:
+            self.led.value(0)
+            self.buzzer.duty_u16(0)
+            self.confirm_until = None
+
     async def inputs(self, kiosk):
         while True:
-            now = time.ticks_ms()
-            kiosk.alive["buttons"] = now
-            for i in range(len(self.buttons)):
-                if self.debounce[i].sample(self.buttons[i].value(), now):
-                    kiosk.press(i, now)
-            u = self.confirm_until
-            if u is not None and time.ticks_diff(now, u) >= 0:
-                self.led.value(0)
-                self.buzzer.duty_u16(0)
-                self.confirm_until = None
-            await asyncio.sleep_ms(SAMPLE_MS)
+            self.poll(kiosk, 1)  # one press per turn: the other tasks run in between
+            if self.latch.pending():
+                await asyncio.sleep_ms(0)
+                continue
+            wait = SAMPLE_MS if self.confirm_until is not None else 1000
+            if self.flag is None:
+                await asyncio.sleep_ms(wait)
+                continue
+            try:
+                await asyncio.wait_for_ms(self.flag.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
 
     # ---- network and time ----------------------------------------------------------------
     async def net_up(self):
@@ -136,6 +215,10 @@ class Board:
             return True
         wifi = self.s.get("wifi") or {}
         w.active(True)
+        try:
+            w.config(pm=network.WLAN.PM_NONE)  # again: active(True) may have reset it
+        except (AttributeError, ValueError, OSError):
+            pass
         w.connect(wifi.get("ssid", ""), wifi.get("password", ""))
         waited = 0
         while waited < WIFI_TIMEOUT_MS:
@@ -161,18 +244,20 @@ class Board:
         except Exception:
             return None
 
-    def tls_opener(self, ca):
+    def tls_opener(self, ca, server_hostname=None):
         from mqtts import tls_opener
-        return tls_opener(ca)
+        return tls_opener(ca, server_hostname)
 
     async def get_time(self):
         if not self.wlan.isconnected():
             return None
-        t = await ntp_time(socket, self.s.get("ntp") or "pool.ntp.org")
-        if t:
-            tm = time.gmtime(t)
-            machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
-        return t
+        host, port = server_of(self.s.get("ntp") or "pool.ntp.org", 123)
+        return await ntp_time(socket, await self.net.resolve(host), port)
+
+    def set_rtc(self, t):
+        """The RTC that mbedTLS checks certificate dates against (it boots at 2021-01-01)."""
+        tm = time.gmtime(t)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
     # ---- the rest ------------------------------------------------------------------------
     def watchdog(self):

@@ -4,6 +4,11 @@ before the first sync of a boot their true time once it is known.
 A tap records either the Unix time (clock known at the press) or the seconds since its boot
 started (clock not yet known). `boots` maps a boot number to the Unix time that boot started,
 learned at its first sync and kept on flash; a tap of a boot that never synced has ts null.
+
+Uptime is counted in milliseconds carried forward at every call, not as one ticks_diff from
+the boot: the RP2040's ticks wrap every 2**30 ms (12.4 days) and a difference is only right up
+to 2**29 ms (6.2 days), so one difference from the boot would go negative after 6.2 days. The
+kiosk asks every second (its watchdog task), far inside that.
 """
 import asyncio
 import struct
@@ -14,25 +19,35 @@ BOOTS_KEPT = 32
 
 
 class Clock:
-    def __init__(self, boot, boots=None, ticks_ms=time.ticks_ms):
+    def __init__(self, boot, boots=None, ticks_ms=time.ticks_ms, ticks_diff=time.ticks_diff):
         self.ticks_ms = ticks_ms
-        self.t0 = ticks_ms()          # ticks when this boot started
+        self.diff = ticks_diff
+        self.last = ticks_ms()        # ticks when elapsed was last carried forward
+        self.elapsed = 0              # ms since this boot started
         self.boot = boot
-        self.base = None              # Unix time at t0, once synced
+        self.base = None              # Unix time when this boot started, once synced
         self.boots = boots if boots is not None else {}
         self.syncs = 0
 
+    def elapsed_ms(self):
+        now = self.ticks_ms()
+        d = self.diff(now, self.last)
+        if d > 0:
+            self.elapsed += d
+            self.last = now
+        return self.elapsed
+
     def uptime(self):
-        return time.ticks_diff(self.ticks_ms(), self.t0) // 1000
+        return self.elapsed_ms() // 1000
 
     def now(self):
         if self.base is None:
             return None
-        return self.base + time.ticks_diff(self.ticks_ms(), self.t0) // 1000
+        return self.base + self.elapsed_ms() // 1000
 
     def set(self, unix_time):
         """A fresh time from NTP (or the PC's clock in the sim). True if boots changed."""
-        base = int(unix_time) - time.ticks_diff(self.ticks_ms(), self.t0) // 1000
+        base = int(unix_time) - self.elapsed_ms() // 1000
         changed = self.base is None or abs(base - self.base) > 2
         self.base = base
         self.syncs += 1

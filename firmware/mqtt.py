@@ -283,6 +283,15 @@ class MQTTClient:
         if w is not None:
             try:
                 w.close()
+                # close() is a no-op in MicroPython's asyncio: only wait_closed() closes the
+                # socket (extmod/asyncio/stream.py: `async def wait_closed(self):
+                # self.s.close()`), else every reconnect leaks a TCP PCB (lwIP has 5) and,
+                # over TLS, ~20 KB of mbedTLS buffers. It never waits, so run it here.
+                done = w.wait_closed()
+                try:
+                    done.send(None)
+                except StopIteration:
+                    pass
             except Exception:
                 pass
         # Wake every publisher waiting for an ack: their connection is gone.

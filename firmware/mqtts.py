@@ -13,10 +13,11 @@ def pem_to_der(data):
     return a2b_base64(b"".join(body.split()))
 
 
-def tls_opener(ca=None):
+def tls_opener(ca=None, server_hostname=None):
     """A stream opener for mqtts://. With `ca` (a PEM or DER file on flash holding the CA
     certificate) the broker's certificate and host name are verified; without it the link is
-    encrypted but not authenticated."""
+    encrypted but not authenticated. The opener is given the broker's address (net.py looked
+    the name up without blocking); `server_hostname` is the name the certificate must carry."""
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca:
@@ -27,5 +28,6 @@ def tls_opener(ca=None):
         ctx.verify_mode = ssl.CERT_NONE
 
     def opener(host, port):
-        return asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+        return asyncio.open_connection(host, port, ssl=ctx,
+                                       server_hostname=server_hostname or host)
     return opener

@@ -3,11 +3,19 @@
 Misuse rules: a press of a button within `cooldown_ms` of that button's last ACCEPTED press is
 dropped, and so is any press beyond `burst_max` accepted presses in the last `burst_window_ms`;
 0 turns a rule off. Every drop is counted in `filtered` (reported in status), never silent.
+
+Ticks wrap: on the RP2040 `time.ticks_ms()` wraps every 2**30 ms (12.4 days), so
+`ticks_diff` only tells apart times less than 2**29 ms (6.2 days) apart (extmod/modtime.c
+masks with MICROPY_PY_TIME_TICKS_PERIOD, 2**30 on rp2). A press remembered longer than that
+would look like one in the future (negative difference) or, a wrap later, a recent one. So a
+remembered press is forgotten as soon as no rule needs it (`tick()`, called every second by
+the kiosk), and a negative difference always means "long ago".
 """
 import time
 
 BUTTONS = 8
 BURST_CAP = 1024  # the burst list never holds more than this many ticks (RAM bound)
+TICK_MARGIN_MS = 600000  # 10 min: far longer than a press waits in the latch (the WDT is 8 s)
 
 
 class Rules:
@@ -27,12 +35,12 @@ class Rules:
     def allow(self, btn, now):
         """True if the press at ticks `now` counts; False (and counted) if a rule drops it."""
         last = self.last[btn]
-        if self.cooldown and last is not None and self.diff(now, last) < self.cooldown:
+        if self.cooldown and last is not None and 0 <= self.diff(now, last) < self.cooldown:
             self.filtered += 1
             return False
         if self.burst_max and self.window:
             r = self.recent
-            while r and self.diff(now, r[0]) >= self.window:
+            while r and not 0 <= self.diff(now, r[0]) < self.window:
                 r.pop(0)
             if len(r) >= self.burst_max:
                 self.filtered += 1
@@ -40,6 +48,19 @@ class Rules:
             r.append(now)
         self.last[btn] = now
         return True
+
+    def tick(self, now):
+        """Forget presses no rule needs any more, long before their ticks could wrap. With a
+        margin: a press latched during a blocked loop (presses.py) reaches allow() later with
+        its own, earlier, ticks, and must still meet the presses it followed."""
+        keep = TICK_MARGIN_MS
+        for b in range(BUTTONS):
+            last = self.last[b]
+            if last is not None and not 0 <= self.diff(now, last) < self.cooldown + keep:
+                self.last[b] = None
+        r = self.recent
+        while r and not 0 <= self.diff(now, r[0]) < self.window + keep:
+            r.pop(0)
 
 
 class Debouncer:

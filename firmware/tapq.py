@@ -20,7 +20,7 @@ from binascii import crc32
 from files import makedirs, read_bytes, read_int, remove, write_int
 
 REC = 16
-HOT_MAX = 16        # 256 bytes: inside littlefs' inline-file limit with the Pico W's progsize 256
+HOT_MAX = 8         # 128 bytes inline: a compaction of the folder copies little (README.md)
 COLD_MAX = 256      # 4096 bytes: exactly one flash block
 MERGE_AT = 4        # full hot files waiting before they are appended to a cold file
 FLAG_REL = 0x80     # t counts seconds since its boot started: the clock was unknown at the press
@@ -49,11 +49,12 @@ def unpack(buf, off):
 
 
 class TapQueue:
-    def __init__(self, root="data", max_taps=20000, statvfs=None):
+    def __init__(self, root="data", max_taps=20000, statvfs=None, buf=None):
         self.root = root
         self.max_taps = max_taps
         self.statvfs = statvfs or os.statvfs
-        self.buf = bytearray(COLD_MAX * REC)  # the one read/merge buffer: no per-batch garbage
+        # the one read/merge buffer (no per-batch garbage); the kiosk passes one it took early
+        self.buf = buf if buf is not None else bytearray(COLD_MAX * REC)
         self.segs = []       # [first, last, count, name] oldest first; count = valid records
         self.hot = None      # the seg this boot appends to, None when it is full
         self.done = 0        # settled: every seq <= done is receipted (deleted) or was never stored

@@ -217,13 +217,19 @@ def kiosk():
               help="Power on with the safe-boot switch held: the app does not start.")
 @click.option("--queue-max", default=None, type=int,
               help="Queue capacity in taps (default 20000), e.g. to test the full policy.")
+@click.option("--ticks-start", default=None, metavar="MS",
+              help="The board's 30-bit ticks_ms() at power-on (default: 60 s before the wrap).")
+@click.option("--flash-timing", type=click.Choice(["on", "off"]), default="on",
+              show_default=True,
+              help="Model the flash chip's erase and program times (the loop blocked).")
 def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot_flash, ntp,
-              hold, queue_max):
+              hold, queue_max, ticks_start, flash_timing):
     """Run the real firmware under MicroPython with a simulated board (commands on stdin)."""
     from hub.kiosk_tools.sim import run_sim
     sys.exit(run_sim(kiosk_id=kiosk_id, broker=broker, user=user, password=password,
                      flash_dir=flash_dir, heap=heap, build_dir=build_dir,
-                     boot_flash=boot_flash, ntp=ntp, hold=hold, queue_max=queue_max))
+                     boot_flash=boot_flash, ntp=ntp, hold=hold, queue_max=queue_max,
+                     ticks_start=ticks_start, flash_timing=flash_timing == "on"))
 
 
 @kiosk.command("provision")

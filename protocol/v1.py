@@ -228,7 +228,9 @@ def decode_taps(payload):
                                     "q": r[4]} for r in rows]}
 
 
-STATUS_INTS = ("boot", "uptime", "queue", "mem_free", "config_rev", "filtered")
+STATUS_INTS = ("boot", "uptime", "queue", "mem_free", "config_rev", "filtered", "refused",
+               "damaged")
+CRASH_MAX = 200  # characters of the last crash's traceback a status carries (its tail)
 
 
 def encode_status(online, **fields):
@@ -255,6 +257,15 @@ def decode_status(payload):
             out[k] = _need_int(obj, k, 0, MAX_SEQ)
     if "rssi" in obj and obj["rssi"] is not None:
         out["rssi"] = _need_int(obj, "rssi", -200, 0)
+    if "synced" in obj and obj["synced"] is not None:
+        if obj["synced"] is not True and obj["synced"] is not False:
+            raise ProtocolError("synced: not a boolean")
+        out["synced"] = obj["synced"]
+    crash = obj.get("crash")
+    if crash is not None:
+        if type(crash) is not str:
+            raise ProtocolError("crash: not a string")
+        out["crash"] = crash[-CRASH_MAX:]  # the end of a traceback says most
     return out
 
 

@@ -183,6 +183,29 @@ def test_no_board_full_flash_update_keeps_settings(tmp_path, build_dir):
         board.kill()
 
 
+def test_flashing_a_running_kiosk_works_the_first_time(tmp_path, build_dir):
+    """A running kiosk: mpremote's Ctrl-C stops the app but not the RP2040's watchdog, which
+    nobody feeds any more. Before: the board reset in the middle of the copy and flash failed
+    (mpremote's traceback). Now flash's first command feeds the running watchdog from a soft
+    timer while it works. The model's watchdog fires 2 s after the Ctrl-C here (8.4 s on the
+    board) so that a flash without the feeding certainly outlasts it."""
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps({"kiosk": "flash-2", "username": "flash-2", "password": "pw"}))
+    board = PtyBoard(tmp_path / "kiosk", wdt_ms=2000).start()
+    try:
+        r = run_flash(board.port, "--no-wait", "--no-reset", "--build", build_dir,
+                      "--credentials", str(creds), "--wifi", "Net",
+                      "--broker", "mqtt://10.0.0.2:1883", env={"CIVIC_WIFI_PASSWORD": "w"})
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "installed; not reset" in r.stdout
+        assert board.alive, "the watchdog reset the board"
+        listing = board.mpremote("fs", "ls", ":").stdout
+        assert "main.py" in listing and "app.mpy" in listing
+        assert board.alive
+    finally:
+        board.kill()
+
+
 def test_a_port_without_micropython_is_named(tmp_path, build_dir):
     """A serial device that never gives a MicroPython prompt (mpremote gives up after ~10 s)."""
     link = str(tmp_path / "silent")

@@ -6,11 +6,22 @@ process, so a kill -9 leaves the image exactly as a power cut leaves the chip: e
 program is there, nothing after it. littlefs is built to mount such an image.
 """
 import os
+import time
 
 BLOCK = 4096
 BLOCKS = 212
 PROGSIZE = 256  # what MicroPython's rp2 port passes to VfsLfs2 for its flash
 ERASED = b"\xff" * 256  # written 16 times per erase: no 4 KiB constant on the heap
+
+# The W25Q16JV's typical times (Winbond datasheet, AC electrical characteristics: tSE 4 KiB
+# sector erase 45 ms typ / 400 ms max, tPP page program 0.4 ms typ / 3 ms max). On the rp2
+# port the block device's erase and program (ports/rp2/rp2_flash.c: flash_range_erase and
+# flash_range_program) run with interrupts disabled and the XIP flash unreadable, so the CPU
+# does nothing else meanwhile: here the whole process sleeps. `--flash-timing off` sets
+# TIMING False (the sim as fast as the PC), as for the PC tools (imgtool.py).
+TIMING = False  # sim_main turns it on for `civic kiosk sim`
+ERASE_MS = 45
+PROGRAM_US_PER_PAGE = 400
 
 
 class FileBlockDev:
@@ -39,7 +50,11 @@ class FileBlockDev:
         if off is None:  # the simple interface: erase then program the whole block
             self.erases += 1
             off = 0
+            if TIMING:
+                time.sleep_ms(ERASE_MS)
         self.programs += 1
+        if TIMING:
+            time.sleep_us(PROGRAM_US_PER_PAGE * ((len(buf) + 255) // 256))
         self.f.seek(n * BLOCK + off)
         self.f.write(buf)
 
@@ -50,6 +65,8 @@ class FileBlockDev:
             return BLOCK
         if op == 6:  # erase: a real erase sets every bit, and costs the block one cycle
             self.erases += 1
+            if TIMING:
+                time.sleep_ms(ERASE_MS)
             self.f.seek(arg * BLOCK)
             for _ in range(BLOCK // len(ERASED)):
                 self.f.write(ERASED)

@@ -11,7 +11,11 @@ import sys
 cfg = json.loads(os.getenv("CIVIC_SIM") or "{}")
 here = cfg["sim"]
 sys.path[:] = [here, ".frozen"]
+import asyncio  # noqa: E402,F401  (before the model: asyncio keeps the unix port's own ticks)
+import picow  # noqa: E402
+picow.install(cfg.get("ticks_start"))  # the Pico W's ticks, RTC, DNS and sockets
 import blockdev  # noqa: E402
+blockdev.TIMING = cfg.get("flash_timing", True)
 
 try:
     bdev = blockdev.mount(cfg["dir"] + "/flash.img")

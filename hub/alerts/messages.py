@@ -34,10 +34,28 @@ def describe(alert, lang, tzname):
         detail = json.loads(detail)
     if not detail:
         return alert["message"]   # an alert from before details were kept
-    if alert["kind"] == "offline":
+    kind, kiosk = alert["kind"], subject_label(alert, lang)
+    n = lambda v: format_decimal(v, locale=lang)  # noqa: E731
+    if kind == "offline":
         return translate("%(kiosk)s has not been heard from since %(time)s", lang,
-                         kiosk=subject_label(alert, lang),
+                         kiosk=kiosk, time=when(detail["since"], lang, tzname))
+    if kind == "refusing":
+        return translate("%(kiosk)s turned %(n)s presses away: its queue is full", lang,
+                         kiosk=kiosk, n=n(detail["refused"]))
+    if kind == "crash-loop":
+        return translate("%(kiosk)s crashed %(n)s times in the last hour", lang,
+                         kiosk=kiosk, n=n(detail["crashes"]))
+    if kind == "clock-unsynced":
+        return translate("%(kiosk)s has not synced its clock after %(n)s minutes", lang,
+                         kiosk=kiosk, n=n(detail["minutes"]))
+    if kind == "queue-growing":
+        return translate("%(kiosk)s has %(n)s taps waiting, not going down since %(time)s",
+                         lang, kiosk=kiosk, n=n(detail["queue"]),
                          time=when(detail["since"], lang, tzname))
+    if kind == "flash-reset":
+        return translate("%(kiosk)s counts its boots from the start again: its flash was "
+                         "formatted and its queued taps are lost; flash it under a new kiosk "
+                         "id", lang, kiosk=kiosk)
     return translate("The mood index of %(where)s fell from %(before)s to %(after)s over "
                      "%(days)s days", lang, where=subject_label(alert, lang),
                      before=format_decimal(detail["before"], "0.0", locale=lang),

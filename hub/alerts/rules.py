@@ -1,5 +1,8 @@
 """Alert rules: a kiosk offline beyond a threshold; the mood index of the city or a district
-dropping by more than a threshold between the last window and the one before.
+dropping by more than a threshold between the last window and the one before; and what a
+kiosk's own status tells (firmware/README.md): it refuses presses (its queue is full), it
+crash-loops, its clock has not synced, its queue has not gone down for a while, or its boot
+counter went back (its flash was formatted).
 
 evaluate() opens an alert for a condition that started and closes one whose condition ended
 (kept as a past alert); staff acknowledge open ones on the Alerts page. It runs in the hub's
@@ -48,6 +51,38 @@ def _mood_drops(db, t, now):
     return out
 
 
+FLASH_RESET_DAYS = 7  # a flash-reset alert stays open this long (or until acknowledged)
+
+
+def _kiosk_conditions(db, t, now):
+    """{(kind, kiosk): detail} for the alerts a kiosk's own status raises."""
+    out = {}
+    for kiosk, refused in db.execute(
+            "SELECT id, refused FROM kiosks WHERE refused > 0 AND refused_at >= ?",
+            [now - 60 * t["alert_refused_minutes"]]):
+        out[("refusing", kiosk)] = {"refused": refused}
+    for kiosk, n in db.execute(
+            "SELECT kiosk, count(*) FROM kiosk_boots WHERE crashed = 1 AND ts >= ? "
+            "GROUP BY kiosk HAVING count(*) >= ?", [now - 3600, t["alert_crash_boots"]]):
+        out[("crash-loop", kiosk)] = {"crashes": n}
+    for kiosk, uptime in db.execute(
+            "SELECT id, uptime FROM kiosks WHERE online = 1 AND synced = 0 AND uptime >= ?",
+            [60 * t["alert_unsynced_minutes"]]):
+        out[("clock-unsynced", kiosk)] = {"minutes": uptime // 60}
+    for kiosk, queue, since in db.execute(
+            "SELECT id, queue, queue_stuck_since FROM kiosks WHERE queue > 0 AND "
+            "queue_stuck_since <= ?", [now - 60 * t["alert_queue_minutes"]]):
+        out[("queue-growing", kiosk)] = {"queue": queue, "since": since}
+    # rp2's _boot.py formats the whole flash when littlefs does not mount: the queue is gone,
+    # and once the kiosk is flashed again its seqs start at 1, which the hub takes for
+    # redeliveries of taps it holds. Nothing on the kiosk can stop that format: say it.
+    for kiosk, boot in db.execute(
+            "SELECT id, boot FROM kiosks WHERE flash_reset_at >= ?",
+            [now - 86400 * FLASH_RESET_DAYS]):
+        out[("flash-reset", kiosk)] = {"boot": boot}
+    return out
+
+
 def _conditions(db, now):
     """{(kind, subject): detail} of every condition that holds now."""
     t = thresholds(db)
@@ -55,16 +90,32 @@ def _conditions(db, now):
     out = {("offline", k): {"since": ls} for k, ls in offline_kiosks(db, now).items()
            if ls < cutoff}
     out.update({("mood-drop", s): d for s, d in _mood_drops(db, t, now).items()})
+    out.update(_kiosk_conditions(db, t, now))
     return out
 
 
+def _utc(ts):
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+SUMMARIES = {   # the English message kept in alerts.message (the API's and logs' plain text)
+    "offline": lambda d: "offline since %s" % _utc(d["since"]),
+    "mood-drop": lambda d: "mood index %.1f -> %.1f over %d days" % (d["before"], d["after"],
+                                                                     d["days"]),
+    "refusing": lambda d: "%d presses refused (queue full) since its boot" % d["refused"],
+    "crash-loop": lambda d: "%d crashes in the last hour" % d["crashes"],
+    "clock-unsynced": lambda d: "clock not synced after %d min of uptime" % d["minutes"],
+    "queue-growing": lambda d: "%d taps queued, not going down since %s" % (d["queue"],
+                                                                           _utc(d["since"])),
+    "flash-reset": lambda d: "boot counter started again (now %s): its flash was formatted "
+                             "and its queued taps lost; its seqs start again at 1 and count "
+                             "as taps already stored: flash it under a new kiosk id"
+                             % d["boot"],
+}
+
+
 def _summary(kind, detail):
-    """The English message kept in alerts.message (the API's and logs' plain text)."""
-    if kind == "offline":
-        return "offline since %s" % time.strftime("%Y-%m-%d %H:%M UTC",
-                                                  time.gmtime(detail["since"]))
-    return "mood index %.1f -> %.1f over %d days" % (detail["before"], detail["after"],
-                                                    detail["days"])
+    return SUMMARIES[kind](detail)
 
 
 def evaluate(db, now=None):

@@ -9,7 +9,10 @@ from hub.store.connection import transaction
 
 # Thresholds and the heartbeat: whole numbers, 1 to 99,999.
 NUMBERS = {"alert_offline_minutes": 30, "alert_mood_drop": 10, "alert_mood_window_days": 7,
-           "alert_mood_min_count": 20, "heartbeat_seconds": 60}
+           "alert_mood_min_count": 20, "heartbeat_seconds": 60,
+           # what a kiosk's own status raises (hub/alerts/rules.py)
+           "alert_refused_minutes": 60, "alert_crash_boots": 3, "alert_unsynced_minutes": 15,
+           "alert_queue_minutes": 30}
 # Delivery: '' means off.
 TEXTS = {"alert_webhook": "", "alert_webhook_secret": "", "alert_smtp": "", "alert_email": "",
          "alert_email_from": "civic-hub@localhost", "alert_language": "en"}

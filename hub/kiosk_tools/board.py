@@ -12,7 +12,34 @@ import shutil
 import subprocess
 import sys
 
-PROBE = r"""
+# The first thing flash runs on the board. mpremote's Ctrl-C stopped the kiosk's app, but the
+# RP2040's watchdog cannot be stopped once started (ports/rp2/machine_wdt.c: no deinit) and
+# nobody feeds it now: the board would reset within 8 s, in the middle of the copy. So a soft
+# timer feeds it once a second while flash works (machine.WDT() again restarts the same
+# watchdog, watchdog_enable() in the pico-sdk; soft timer callbacks run while the REPL waits
+# for input), for at most 10 minutes: a board left at the REPL resets into its app after that.
+# Only a watchdog that runs is fed (the RP2040's WATCHDOG CTRL register, 0x40058000, bit 30
+# ENABLE: RP2040 datasheet 4.7): a bare board gets none started. Elsewhere nothing happens.
+FEED = r"""
+try:
+    import machine
+    if machine.mem32[0x40058000] & 0x40000000:
+        _civic_wdt = machine.WDT(timeout=8000)
+        _civic_wdt.feed()
+        _civic_left = [600]
+        def _civic_feed(t):
+            if _civic_left[0] > 0:
+                _civic_left[0] -= 1
+                _civic_wdt.feed()
+            else:
+                t.deinit()
+        _civic_timer = machine.Timer(-1, period=1000, callback=_civic_feed)
+        print('CIVIC-WDT fed while flashing')
+except Exception:
+    pass
+"""
+
+PROBE = FEED + r"""
 import sys, os, json
 def size(p):
     try:
@@ -97,6 +124,12 @@ class Board:
                 raise FlashError("no board at %s: plug the Pico W in with a USB data cable, "
                                  "check the port (`mpremote connect list`), and close any other "
                                  "program using it (Thonny, a serial monitor)" % self.port)
+            if "Input/output error" in out or "device disconnected" in out or \
+                    not os.path.exists(self.port):
+                raise FlashError("the board at %s went away in the middle of the install (it "
+                                 "reset or was unplugged). Run `civic kiosk flash` again: "
+                                 "main.py is written last, so until then it starts at the "
+                                 "MicroPython prompt" % self.port)
             if "could not enter raw repl" in out:
                 raise FlashError("the board at %s does not give a MicroPython prompt: its app "
                                  "may be busy; hold the safe-boot switch (inside the box) while "

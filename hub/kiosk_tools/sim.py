@@ -1,7 +1,8 @@
 """`civic kiosk sim`: run the real firmware under the MicroPython unix port with the sim board.
 
-The CPython process only builds the command line and then becomes the MicroPython process
-(os.execve), so the pid a test or a person kills with -9 is the kiosk itself: a power cut.
+The CPython process only builds the command line and then becomes (os.execve) a one-line shell
+that runs MicroPython and boots it again after a watchdog reset (SUPERVISOR); a kill -9 of
+its process group, or of the shell (the model then ends MicroPython), is a power cut.
 Settings reach MicroPython through the environment (CIVIC_SIM, JSON), not argv, so an MQTT
 password never shows in `ps`.
 """
@@ -30,8 +31,42 @@ def micropython_exe():
     return exe
 
 
+# The Pico W's watchdog ends the MicroPython process with SIGUSR1 (firmware/sim/picow.py); the
+# board then boots again on the same flash. A tiny shell stays the parent for that (and the
+# model ends MicroPython if that parent goes away, so a kill -9 of this pid is still a power
+# cut). Every other exit (crash reset 3, safe boot 0, errors) ends the sim with its code.
+SUPERVISOR = ('while :; do "$@"; rc=$?; [ "$rc" -eq 138 ] || exit "$rc"; '
+              'echo "log power on after watchdog reset"; done')
+
+
+# What the Pico W model itself holds on the MicroPython heap (firmware/sim/picow.py, the stdin
+# thread and its rings in board_sim.py: ~8 KB measured with gc.mem_alloc()), which a Pico W
+# does not carry: the sim's heap is that much larger than --heap, so --heap stays the cap of
+# what the firmware may use.
+MODEL_HEAP_K = 12
+
+
+def heap_with_model(heap):
+    text = heap.strip().upper()
+    mult = {"K": 1, "M": 1024}.get(text[-1:], None)
+    if mult is None:
+        return heap  # bytes: leave it as given
+    return "%dK" % (int(float(text[:-1]) * mult) + MODEL_HEAP_K)
+
+
+def parse_ticks(text):
+    if text is None:
+        return None
+    n = int(text)
+    if not 0 <= n < 1 << 30:
+        raise SystemExit("Error: --ticks-start must be 0 to %d (ms; RP2040 ticks wrap at 2**30)"
+                         % ((1 << 30) - 1))
+    return n
+
+
 def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_dir=None,
-                boot_flash=False, ntp=None, hold=False, queue_max=None):
+                boot_flash=False, ntp=None, hold=False, queue_max=None, ticks_start=None,
+                flash_timing=True):
     """-> (argv, env) that start one simulated kiosk."""
     os.makedirs(flash_dir, exist_ok=True)
     if build_dir and boot_flash:
@@ -45,7 +80,8 @@ def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_
         raise SystemExit("Error: --broker must be mqtt://HOST:PORT or mqtts://HOST:PORT")
     cfg = {"sim": SIM, "root": ROOT, "dir": os.path.abspath(flash_dir), "code": FIRMWARE,
            "mode": "src", "id": kiosk_id, "broker": broker, "user": user,
-           "password": password, "ntp": ntp, "hold": hold, "queue_max": queue_max}
+           "password": password, "ntp": ntp, "hold": hold, "queue_max": queue_max,
+           "ticks_start": parse_ticks(ticks_start), "flash_timing": bool(flash_timing)}
     if build_dir:
         build = os.path.abspath(build_dir)
         if not os.path.exists(os.path.join(build, "main.py")):
@@ -55,7 +91,9 @@ def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_
         cfg.update(mode="flash")
     env = dict(os.environ)
     env["CIVIC_SIM"] = json.dumps(cfg)
-    argv = [micropython_exe(), "-X", "heapsize=" + heap, os.path.join(SIM, "sim_main.py")]
+    argv = ["/bin/sh", "-c", SUPERVISOR, "civic-kiosk-sim",
+            micropython_exe(), "-X", "heapsize=" + heap_with_model(heap),
+            os.path.join(SIM, "sim_main.py")]
     return argv, env
 
 

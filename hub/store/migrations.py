@@ -7,13 +7,14 @@ shipped, only append. Each schema module lists its own, for the tables its part 
 import sqlite3
 import time
 
-from hub.store import (schema_alerts, schema_core, schema_ingest, schema_offers,
-                       schema_opendata, schema_provision, schema_security, schema_web)
+from hub.store import (schema_alerts, schema_core, schema_firmware, schema_ingest,
+                       schema_offers, schema_opendata, schema_provision, schema_security,
+                       schema_web)
 
 MIGRATIONS = (schema_core.MIGRATIONS + schema_ingest.MIGRATIONS + schema_web.MIGRATIONS
               + schema_provision.MIGRATIONS + schema_alerts.MIGRATIONS
               + schema_opendata.MIGRATIONS + schema_security.MIGRATIONS
-              + schema_offers.MIGRATIONS)
+              + schema_offers.MIGRATIONS + schema_firmware.MIGRATIONS)
 
 
 class _InTransaction:

@@ -20,7 +20,8 @@ SKILLS = {
     "safety": ("Staying safe online", "Passwords, scams and privacy."),
     "work": ("Digital skills for work", "Applying for jobs and the tools of the workplace."),
 }
-PROBLEMS = {"offline": "offline", "queue": "taps waiting on the kiosk",
+PROBLEMS = {"offline": "offline", "refusing": "refusing presses (queue full)",
+            "crash": "crashed", "clock": "clock not synced", "queue": "taps waiting on the kiosk",
             "config": "config not applied", "missing": "taps missing",
             "firmware": "firmware behind"}
 

@@ -1,8 +1,8 @@
 """Kiosk health for a city: GET /kiosks, its JSON twin GET /api/v1/kiosk-health, and the
 registry list GET /api/v1/kiosks (in docs/API.md, every kiosk, filtered by district or id).
 
-The page puts problems first (offline, config not applied, queue growing, firmware behind,
-taps missing), then the rest in natural order (haven-2 before haven-10); it filters by
+The page puts problems first (offline, refusing presses, crashed, clock not synced, queue
+growing, config not applied, taps missing, firmware behind), then the rest in natural order (haven-2 before haven-10); it filters by
 district and state, searches by id and shows a page of PER_PAGE at a time, so 5,000 kiosks
 stay one screen. Values that came with a kiosk's last status are marked as old when the kiosk
 is offline: they say what it was, not what it is.
@@ -30,7 +30,8 @@ OFFLINE_STANDS_OUT = 600  # seconds: an offline kiosk is highlighted after 10 mi
 def kiosk_list(db, f=None, now=None):
     now = int(now if now is not None else time.time())
     sql = ("SELECT id, online, last_seen, queue, district, place, lat, lon, fw, filtered, "
-           "config_rev, first_seen, status_ts, uptime, rssi, mem_free FROM kiosks WHERE 1")
+           "config_rev, first_seen, status_ts, uptime, rssi, mem_free, refused, damaged, crash, "
+           "synced FROM kiosks WHERE 1")
     args = []
     if f is not None and f.district:
         sql += " AND district = ?"
@@ -47,7 +48,7 @@ def kiosk_list(db, f=None, now=None):
     silent_since = now - silent_after(db)   # the hub's own liveness rule (hub/alerts/rules.py)
     out = []
     for (kid, online, last_seen, queue, district, place, lat, lon, fw, filtered, config_rev,
-         first_seen, status_ts, uptime, rssi, mem_free) in rows:
+         first_seen, status_ts, uptime, rssi, mem_free, refused, damaged, crash, synced) in rows:
         missing = gaps.get(kid, [])
         silent = bool(online) and (last_seen is None or last_seen < silent_since)
         online = bool(online) and not silent
@@ -57,12 +58,22 @@ def kiosk_list(db, f=None, now=None):
             "district": district, "place": place, "lat": lat, "lon": lon, "fw": fw,
             "filtered": filtered, "config_rev": config_rev, "config_rev_wanted": wanted.get(kid),
             "first_seen": first_seen, "uptime": uptime, "rssi": rssi, "mem_free": mem_free,
+            "refused": refused, "damaged": damaged, "crash": crash,
+            "crash_line": last_line(crash), "synced": None if synced is None else bool(synced),
             "missing": missing, "missing_count": sum(b - a + 1 for a, b in missing),
             "offline_seconds": offline_for,
             "stands_out": (not online) and (offline_for is None or
                                             offline_for > OFFLINE_STANDS_OUT),
         })
     return out
+
+
+def last_line(crash):
+    """The line of a traceback that says what went wrong (its last non-empty one)."""
+    if not crash:
+        return None
+    lines = [l.strip() for l in crash.replace(" | ", "\n").splitlines() if l.strip()]
+    return lines[-1] if lines else None
 
 
 PER_PAGE = 50
@@ -85,6 +96,12 @@ def problems(k, newest_fw):
     out = []
     if not k["online"]:
         out.append("offline")
+    if k["refused"]:
+        out.append("refusing")
+    if k["crash_line"]:
+        out.append("crash")
+    if k["synced"] is False:
+        out.append("clock")
     if (k["queue"] or 0) >= QUEUE_GROWING:
         out.append("queue")
     if k["config_rev_wanted"] is not None and k["config_rev"] != k["config_rev_wanted"]:

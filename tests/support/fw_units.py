@@ -133,11 +133,13 @@ def case_receipts_settle_the_queue_past_a_torn_record():
         pass
     assert q.done == 30 and q.count == 10 and seqs(q) == list(range(31, 41)), (q.done, q.count)
     assert q.peek(5, after=35)[0][0] == 36
-    # Files wholly settled are gone (h1: 1..16); after a reload (settled is kept in RAM only)
-    # everything below the oldest record on flash counts as settled: what the kiosk tells the
-    # hub in "settled". 17..30 are still on flash: the retained receipt covers them again.
+    # Files wholly settled are gone (hot files of HOT_MAX records: 1..24 with 8 a file); after a
+    # reload (settled is kept in RAM only) everything below the oldest record on flash counts
+    # as settled: what the kiosk tells the hub in "settled". The rest up to 30 is still on
+    # flash: the retained receipt covers it again.
+    gone = 30 // tapq.HOT_MAX * tapq.HOT_MAX
     q2 = TapQueue(root).load()
-    assert (q2.done, q2.count, seqs(q2)[0]) == (16, 24, 17), (q2.done, q2.count)
+    assert (q2.done, q2.count, seqs(q2)[0]) == (gone, 40 - gone, gone + 1), (q2.done, q2.count)
     for _ in q2.settle(cover((40, []))):
         pass
     assert q2.count == 0 and q2.done == 40
@@ -203,6 +205,46 @@ def case_rules():
     assert r.filtered == 2
     off = Rules({"cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0})
     assert all(off.allow(0, t) for t in range(100))
+
+
+PERIOD30 = 1 << 30
+
+
+def diff30(a, b):
+    """time.ticks_diff as on the RP2040 (ticks wrap at 2**30)."""
+    return ((a - b + PERIOD30 // 2) & (PERIOD30 - 1)) - PERIOD30 // 2
+
+
+def case_rules_across_tick_wraps():
+    """A button left alone for more than 6.2 days (2**29 ms) is not filtered: on the RP2040 the
+    difference goes negative and every press was dropped until the wrap came round."""
+    r = Rules({"cooldown_ms": 1000, "burst_max": 3, "burst_window_ms": 5000}, diff30)
+    t = PERIOD30 - 60000
+    assert r.allow(0, t)
+    later = (t + (1 << 29) + 5000) % PERIOD30     # 6.2 days and 5 s later
+    assert r.allow(0, later), "filtered after 6.2 days"
+    assert not r.allow(0, (later + 10) % PERIOD30)  # the cooldown still works
+    # The kiosk's tick() every second forgets presses before their ticks can alias: a press
+    # exactly one wrap (12.4 days) after another is not inside its cooldown.
+    r2 = Rules({"cooldown_ms": 1000, "burst_max": 2, "burst_window_ms": 5000}, diff30)
+    assert r2.allow(1, 100) and r2.allow(2, 200)
+    for step in range(1, 30):
+        r2.tick((200 + step * 40000000) % PERIOD30)
+    assert r2.allow(1, (100 + PERIOD30 + 50) % PERIOD30), "aliased to a recent press"
+    assert r2.filtered == 0 and r.filtered == 1
+
+
+def case_clock_uptime_across_two_tick_wraps():
+    """Uptime and now() stay right across two wraps of 30-bit ticks (asked every second on the
+    kiosk; here every 10 minutes): they went negative after 6.2 days."""
+    ticks = [PERIOD30 - 60000]
+    c = Clock(1, {}, lambda: ticks[0], diff30)
+    c.set(1800000000)
+    step = 600000
+    for i in range(1, 26 * 24 * 6):                  # 26 days, crossing 2 wraps
+        ticks[0] = (ticks[0] + step) % PERIOD30
+        assert c.uptime() == i * step // 1000, (i, c.uptime())
+    assert c.now() == 1800000000 + c.uptime()
 
 
 def case_debouncer_ignores_chatter():

@@ -101,13 +101,17 @@ def case_taps_refused():
 def case_status():
     st = v1.decode_status(v1.encode_status(True, fw="1.0.0", boot=3, uptime=5, queue=0,
                                            mem_free=1000, rssi=None, config_rev=2,
-                                           filtered=1, ts=None, crash="x"))
+                                           filtered=1, ts=None, crash="x", refused=4,
+                                           damaged=0, synced=False))
     assert st == {"online": True, "fw": "1.0.0", "boot": 3, "uptime": 5, "queue": 0,
-                  "mem_free": 1000, "config_rev": 2, "filtered": 1}, st
+                  "mem_free": 1000, "config_rev": 2, "filtered": 1, "crash": "x",
+                  "refused": 4, "damaged": 0, "synced": False}, st
     assert v1.decode_status('{"online": false}') == {"online": False}
     refused(v1.decode_status, "{}", "online:")
     refused(v1.decode_status, '{"online": true, "queue": -1}', "queue:")
     refused(v1.decode_status, '{"online": true, "rssi": 5}', "rssi:")
+    refused(v1.decode_status, '{"online": true, "refused": -2}', "refused:")
+    refused(v1.decode_status, '{"online": true, "crash": 3}', "crash:")
 
 
 def case_config():

@@ -21,18 +21,41 @@ sys.path[:] = ["/flash", "/flash/lib", ".frozen"]
 """
 
 
+# A kiosk whose app runs: it started the RP2040's watchdog and feeds it until mpremote's Ctrl-C
+# stops it (the board's first input byte 0x03), then the prompt comes up with the watchdog
+# still running and nobody feeding it (firmware/sim/picow.py models machine.WDT: not fed for
+# its timeout, the board resets, which ends this process as it ends a USB session).
+RUNNING = """import picow
+sys.modules["machine"] = picow.Machine()
+import machine, select
+_wdt = machine.WDT(timeout=%d)
+_in = select.poll()
+_in.register(sys.stdin, select.POLLIN)
+while True:
+    _wdt.feed()
+    if _in.poll(100) and sys.stdin.read(1) == "\\x03":
+        break
+del _wdt, _in
+"""
+
+
 class PtyBoard:
-    def __init__(self, flash_dir):
+    def __init__(self, flash_dir, wdt_ms=None):
         self.dir = str(flash_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = os.path.join(self.dir, "pty")
         self.proc = None
+        self.wdt_ms = wdt_ms
 
     def start(self):
         boot = os.path.join(self.dir, "board_boot.py")
         with open(boot, "w") as f:
-            f.write(BOOT % (os.path.join(ROOT, "firmware", "sim"),
-                            os.path.join(self.dir, "flash.img")))
+            text = BOOT % (os.path.join(ROOT, "firmware", "sim"),
+                           os.path.join(self.dir, "flash.img"))
+            if self.wdt_ms:
+                text = text.replace('sys.path[:] = ["/flash"',
+                                    RUNNING % self.wdt_ms + 'sys.path[:] = ["/flash"')
+            f.write(text)
         mp = os.path.join(BIN, "micropython")
         self.proc = subprocess.Popen(
             ["socat", "PTY,link=%s,raw,echo=0" % self.port,
