@@ -52,3 +52,19 @@ def test_kiosks_typed_by_id_and_districts_ticked_are_sent_the_question(admin, db
     assert [k for (k,) in sent] == ["k-2", "k-3", "k-4", "k-5"]
     r = admin.post("/questions/q-000/push", data={"kiosk_ids": "nope-9"})
     assert "error=" in r.headers["Location"]
+
+
+def test_a_question_shows_when_its_kiosks_applied_it(admin, db_path):  # noqa: F811
+    from hub.store import registry
+    from hub.store.connection import transaction
+    make(db_path, 8)                      # q-007 goes to k-1, k-4, k-5
+    db = open_db(db_path)
+    rev = db.execute("SELECT rev FROM question_pushes WHERE question = 'q-007' AND "
+                     "kiosk = 'k-1'").fetchone()[0]
+    with transaction(db.conn):            # what the ingest does with k-1's next status
+        registry.apply_status(db.conn, "k-1", {"online": True, "config_rev": rev,
+                                               "ts": 1796000000}, 1796000005)
+    q7 = admin.get("/api/v1/questions?question=q-007").json["questions"][0]
+    assert q7["applied"] == 1 and q7["last_applied"] == 1796000005
+    assert {p["kiosk"]: p["applied_at"] for p in q7["pushed_to"]} == \
+        {"k-1": 1796000005, "k-4": None, "k-5": None}

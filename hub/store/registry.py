@@ -53,6 +53,9 @@ def apply_status(conn, kiosk, status, received, retained=False):
     conn.execute("INSERT INTO kiosks (id, %s) VALUES (?, %s) ON CONFLICT (id) DO UPDATE SET %s"
                  % (", ".join(cols), ", ".join("?" * len(cols)), ", ".join(sets)),
                  [kiosk] + vals)
+    if status.get("config_rev") is not None:   # the questions this config carried: applied
+        conn.execute("UPDATE question_pushes SET applied = ? WHERE kiosk = ? AND rev <= ? "
+                     "AND applied IS NULL", (int(received), kiosk, status["config_rev"]))
     if row is None or row[0] != online:
         conn.execute("INSERT INTO kiosk_events (kiosk, ts, online, cause) VALUES (?, ?, ?, ?)",
                      (kiosk, received, online, "will" if is_will else "status"))

@@ -87,3 +87,21 @@ MIGRATIONS = [
     ("web-001-aggregates", web_aggregates),
     ("web-002-staff-data", web_staff_data),
 ]
+
+
+def question_applied(db):
+    db.executescript("""
+    -- When each kiosk applied a question pushed to it (its status reported a config_rev at
+    -- least the push's rev), kept by hub/store/registry.py; the Questions page shows it.
+    ALTER TABLE question_pushes ADD COLUMN applied INTEGER;
+    UPDATE question_pushes SET applied = pushed WHERE rev <= (SELECT coalesce(config_rev, -1)
+        FROM kiosks WHERE kiosks.id = question_pushes.kiosk);
+    CREATE INDEX question_pushes_waiting ON question_pushes (kiosk, rev) WHERE applied IS NULL;
+    """)
+
+
+# Added after the migrations of later modules had shipped: hub/store/migrations.py lists these
+# at the end, so the order that shipped stays.
+LATER = [
+    ("web-003-question-applied", question_applied),
+]

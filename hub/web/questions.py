@@ -70,12 +70,12 @@ def results(db, f, search=None, page_no=1):
         "SELECT id, text_en, text_nl, created, created_by FROM questions WHERE id IN (%s)"
         % marks, ids)}
     pushes = {}
-    for q, kiosk, rev, pushed, have in db.execute(
-            "SELECT p.question, p.kiosk, p.rev, p.pushed, k.config_rev FROM question_pushes p "
-            "LEFT JOIN kiosks k ON k.id = p.kiosk WHERE p.question IN (%s) ORDER BY p.kiosk"
-            % marks, ids).fetchall():
+    for q, kiosk, rev, pushed, have, applied_at in db.execute(
+            "SELECT p.question, p.kiosk, p.rev, p.pushed, k.config_rev, p.applied "
+            "FROM question_pushes p LEFT JOIN kiosks k ON k.id = p.kiosk "
+            "WHERE p.question IN (%s) ORDER BY p.kiosk" % marks, ids).fetchall():
         pushes.setdefault(q, []).append({"kiosk": kiosk, "rev": rev, "pushed": pushed,
-                                         "config_rev": have,
+                                         "config_rev": have, "applied_at": applied_at,
                                          "applied": have is not None and have >= rev})
     out = []
     for q in ids:
@@ -91,6 +91,8 @@ def results(db, f, search=None, page_no=1):
             "index": mood_index(s["city"]),
             "districts": [{"district": d, "count": sum(bv.values()), "by_value": bv,
                            "index": mood_index(bv)} for d, bv in sorted(s["districts"].items())],
+            "last_applied": max((p["applied_at"] for p in sent if p["applied_at"]),
+                                default=None),
             "pushed_to": sent, "sent_to": len(sent),
             "applied": sum(p["applied"] for p in sent),
         })
@@ -217,7 +219,8 @@ def push(qid):
 @twins.get("/questions")
 def questions_json():
     data = _listing(get_db(), filters())
-    rows = [{k: q[k] for k in ("id", "text", "created", "first_sent", "last_sent", "count",
+    rows = [{k: q[k] for k in ("id", "text", "created", "first_sent", "last_sent",
+                                "last_applied", "count",
                                 "by_value", "index", "sent_to", "applied")}
             for q in data["questions"]]
     return respond(data, rows, "questions")
