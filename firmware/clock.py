@@ -10,9 +10,10 @@ the boot: the RP2040's ticks wrap every 2**30 ms (12.4 days) and a difference is
 to 2**29 ms (6.2 days), so one difference from the boot would go negative after 6.2 days. The
 kiosk asks every second (its watchdog task), far inside that.
 """
-import asyncio
 import struct
 import time
+
+from net import datagram
 
 NTP_DELTA = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 BOOTS_KEPT = 32
@@ -88,15 +89,6 @@ async def ntp_time(socket_mod, host, port=123, timeout_ms=2000):
     try:
         s.setblocking(False)
         s.sendto(ntp_request(), addr)
-        waited = 0
-        while waited < timeout_ms:
-            try:
-                data = s.recv(64)
-                return ntp_parse(data)
-            except OSError:
-                pass
-            await asyncio.sleep_ms(20)
-            waited += 20
-        return None
+        return await datagram(s, 64, timeout_ms, ntp_parse)
     finally:
         s.close()

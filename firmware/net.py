@@ -95,19 +95,25 @@ class Resolver:
         try:
             s.setblocking(False)
             s.sendto(query(host, qid), addr)
-            waited = 0
-            while waited < timeout_ms:
-                try:
-                    ip = answer(s.recv(512), qid)
-                    if ip:
-                        return ip
-                except OSError:
-                    pass
-                await asyncio.sleep_ms(20)
-                waited += 20
-            return None
+            return await datagram(s, 512, timeout_ms, lambda data: answer(data, qid))
         finally:
             s.close()
+
+
+async def datagram(s, size, timeout_ms, parse):
+    """The first datagram on the non-blocking socket s that parse() makes something of, within
+    timeout_ms; None if none. Polls in 20 ms sleeps, so presses keep flowing meanwhile."""
+    waited = 0
+    while waited < timeout_ms:
+        try:
+            got = parse(s.recv(size))
+            if got:
+                return got
+        except OSError:
+            pass  # nothing yet (EAGAIN)
+        await asyncio.sleep_ms(20)
+        waited += 20
+    return None
 
 
 def server_of(text, default_port=53):

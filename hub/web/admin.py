@@ -189,36 +189,36 @@ def user_delete(uid):
     return _back("admin.users")
 
 
-@bp.post("/users/<uid>/role")
-@login_required("admin")
-def user_role(uid):
+def _change_other_user(uid, change, action, **detail):
+    """Apply change(db, uid) to another staff account and log it, in one transaction; back to
+    the users page, with the reason when it is refused."""
     db, uid = get_db(), _row_id(uid)
     name, error = _other_user(db, uid)
     try:
         if error:
             raise ValueError(error)
         with transaction(db.conn):
-            auth.set_role(db, uid, request.form.get("role"))
-            audit.record(db, "user-role", user=name, role=request.form.get("role"))
+            change(db, uid)
+            audit.record(db, action, user=name, **detail)
     except ValueError as e:
         return _back("admin.users", str(e))
     return _back("admin.users")
+
+
+@bp.post("/users/<uid>/role")
+@login_required("admin")
+def user_role(uid):
+    role = request.form.get("role")
+    return _change_other_user(uid, lambda db, u: auth.set_role(db, u, role), "user-role",
+                              role=role)
 
 
 @bp.post("/users/<uid>/password")
 @login_required("admin")
 def user_password(uid):
-    db, uid = get_db(), _row_id(uid)
-    name, error = _other_user(db, uid)
-    try:
-        if error:
-            raise ValueError(error)
-        with transaction(db.conn):
-            auth.set_password(db, uid, request.form.get("password"))
-            audit.record(db, "user-password", user=name)
-    except ValueError as e:
-        return _back("admin.users", str(e))
-    return _back("admin.users")
+    password = request.form.get("password")
+    return _change_other_user(uid, lambda db, u: auth.set_password(db, u, password),
+                              "user-password")
 
 
 @bp.get("/tokens")
