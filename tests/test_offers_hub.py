@@ -276,3 +276,14 @@ def test_admin_page_adds_an_offer_records_attendance_and_imports_the_map(admin, 
     assert configs(db_path)["n-1"][1]["offers"] == {"work": {"en": "Job help - Library"}}
     r = admin.post("/admin/offers/%d/remove" % oid)
     assert r.status_code == 302 and "offers" not in configs(db_path)["n-1"][1]
+
+
+def test_a_kiosk_provisioned_after_the_offers_gets_them_in_its_first_config(db_path):
+    add_kiosk(db_path, "w-1", "west")
+    r = civic(db_path, "offer", "add", "--skill", "safety", "--text", "Scam help",
+              "--district", "west")
+    assert r.returncode == 0, r.stderr
+    r = civic(db_path, "kiosk", "provision", "w-9", "--district", "west")
+    assert r.returncode == 0, r.stderr
+    cfg = configs(db_path)
+    assert cfg["w-9"][1]["offers"] == {"safety": {"en": "Scam help"}}

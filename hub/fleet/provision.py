@@ -16,6 +16,7 @@ import secrets
 import time
 
 from hub.fleet import broker_config
+from hub.offers import offers
 from hub.store import rollups
 from hub.store.connection import open_db
 from protocol.v1 import valid_kiosk_id
@@ -69,7 +70,11 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
                        "VALUES (?, 'kiosk', ?, ?, ?) ON CONFLICT(username) DO UPDATE SET "
                        "pw_hash = excluded.pw_hash, rotated = excluded.created, revoked = NULL",
                        [kiosk_id, kiosk_id, broker_config.mosquitto_hash(password), now])
-        district = db.execute("SELECT district FROM kiosks WHERE id = ?", [kiosk_id]).fetchone()[0]
+            district = db.execute("SELECT district FROM kiosks WHERE id = ?",
+                                  [kiosk_id]).fetchone()[0]
+            # Its first config carries the help offers already recorded for its district (or
+            # the city), so a kiosk installed after them shows them from its first boot.
+            offers.refresh_configs(db, district)
     finally:
         db.conn.close()
     return json.dumps({"kiosk": kiosk_id, "username": kiosk_id, "password": password,
