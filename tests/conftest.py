@@ -14,6 +14,20 @@ def broker(tmp_path):
 
 
 @pytest.fixture
+def mq(tmp_path):
+    """A real Mosquitto with the hub's lossless settings (hub/fleet/deploy/mosquitto.conf)."""
+    from tests.support.ingest_tools import lossless_broker
+    b = lossless_broker(tmp_path / "broker")
+    yield b
+    b.kill()
+
+
+@pytest.fixture
+def hubdb(tmp_path):
+    return str(tmp_path / "hub.db")
+
+
+@pytest.fixture
 def collector(broker):
     """A paho subscriber on the test broker that records every tap and status it sees."""
     from tests.support.collector import Collector

@@ -4,31 +4,11 @@ import json
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
 import protocol
 from hub.store.connection import connect
-from hub.ingest.service import Ingest
-from tests.support.ingest_tools import count, lossless_broker
+from tests.support.ingest_tools import count, start_ingest as start
 from tests.support.procs import wait_until
-
-
-@pytest.fixture
-def mq(tmp_path):
-    b = lossless_broker(tmp_path / "broker")
-    yield b
-    b.kill()
-
-
-@pytest.fixture
-def hubdb(tmp_path):
-    return str(tmp_path / "hub.db")
-
-
-def start(hubdb, mq, **kw):
-    ing = Ingest(hubdb, mq.url, client_id=kw.pop("client_id", "civic-hub-test"), **kw).start()
-    assert wait_until(lambda: ing.connected, 10)
-    return ing
 
 
 def stop(ing, timeout=20):

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from hub.ingest import mqtt_drain
 from hub.ingest.mqtt_drain import DrainingClient, NotPublish, packet_end, parse_publishes
-from tests.support.ingest_tools import lossless_broker
 from tests.support.procs import wait_until
 
 
@@ -97,13 +96,6 @@ def test_any_cut_of_the_stream_loses_and_invents_nothing(msgs, data):
 
 
 # -- against Mosquitto ------------------------------------------------------------------------
-@pytest.fixture
-def mq(tmp_path):
-    b = lossless_broker(tmp_path / "broker")
-    yield b
-    b.kill()
-
-
 class Receiver:
     """A DrainingClient with a persistent session that records what it gets, by lane."""
 

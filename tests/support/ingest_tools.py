@@ -19,6 +19,14 @@ def lossless_broker(workdir, extra=()):
     return Mosquitto(workdir, extra=lines).start()
 
 
+def start_ingest(hubdb, mq, **kw):
+    """The ingest in this process (writer in a thread), connected to mq."""
+    from hub.ingest.service import Ingest
+    ing = Ingest(hubdb, mq.url, client_id=kw.pop("client_id", "civic-hub-test"), **kw).start()
+    assert wait_until(lambda: ing.connected, 10)
+    return ing
+
+
 def tap(seq, ts=1795393090, kind="mood", value=None, q=None):
     if kind == "mood":
         return {"seq": seq, "ts": ts, "kind": "mood", "value": value or (seq % 4) + 1, "q": q}
