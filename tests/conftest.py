@@ -28,6 +28,21 @@ def hubdb(tmp_path):
 
 
 @pytest.fixture
+def reg(db_path):
+    """A registry of provisioned kiosks and the Mosquitto `civic broker config` writes for it;
+    reg.peer(...) connects an MQTT client that is closed at the end."""
+    from tests.support.mqtt import Peer
+    from tests.support.registry import RegistryBroker
+    r = RegistryBroker(db_path).start()
+    peers = []
+    r.peer = lambda *a, **kw: peers.append(Peer(*a, **kw)) or peers[-1]
+    yield r
+    for p in peers:
+        p.close()
+    r.stop()
+
+
+@pytest.fixture
 def collector(broker):
     """A paho subscriber on the test broker that records every tap and status it sees."""
     from tests.support.collector import Collector

@@ -10,12 +10,10 @@ from playwright.sync_api import sync_playwright
 
 from hub.web.auth import add_user
 from hub.store.connection import open_db
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, login
 from tests.support.procs import ROOT, free_port, port_open, wait_until
 from tests.support.webdata import add_kiosk, store_taps
 
-ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -132,18 +130,10 @@ def test_keyboard_only_navigation(site, browser):
     page.close()
 
 
-def login(page, site):
-    page.goto(site + "/login")
-    page.fill("#name", "ann")
-    page.fill("#password", "browser-pass")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/overview")
-
-
 @pytest.mark.timeout(120)
 def test_kiosk_health_problems_first_filter_by_keyboard_and_switch_language(site, browser):
     page = browser.new_page()
-    login(page, site)
+    login(page, site, "ann", "browser-pass")
     assert page.inner_text("#open-alert-count") == "1"       # the menu's open alerts
     page.goto(site + "/kiosks")
     rows = page.locator("#kiosks-table tr th[scope=row]")
@@ -171,7 +161,7 @@ def test_kiosk_health_problems_first_filter_by_keyboard_and_switch_language(site
 @pytest.mark.timeout(120)
 def test_charts_have_axes_partial_periods_and_the_heatmap_a_legend(site, browser):
     page = browser.new_page()
-    login(page, site)
+    login(page, site, "ann", "browser-pass")
     trend = page.locator("svg.chart").first
     assert trend.locator("line.grid").count() >= 3             # ticks with grid lines
     assert trend.locator("circle[fill='#fff']").count() >= 1   # today's period, not complete

@@ -12,11 +12,9 @@ from playwright.sync_api import sync_playwright
 from hub.demo.run import GEOJSON
 from tests.support.hubproc import HubProc, civic
 from tests.support.kiosk import SimKiosk
-from tests.support.procs import ROOT, wait_until
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, login
+from tests.support.procs import wait_until
 
-ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 KID = "lib-help-1"
 SHOWN = "Free computer help - Library North, Tue 10-12"
 
@@ -51,11 +49,7 @@ def test_offer_from_the_admin_page_reaches_a_kiosk_and_the_map_matches_its_table
                                         args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(base + "/login")
-                page.fill("#name", "ann")
-                page.fill("#password", "help-pass")
-                page.click("button[type=submit]")
-                page.wait_for_url("**/overview")
+                login(page, base, "ann", "help-pass")
 
                 # The offer, with the keyboard alone: Tab from field to field, Enter to add.
                 page.goto(base + "/admin/offers")

@@ -10,11 +10,9 @@ from playwright.sync_api import sync_playwright
 
 from tests.support.hubproc import HubProc, civic
 from tests.support.kiosk import SimKiosk
-from tests.support.procs import ROOT, wait_until
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, login
+from tests.support.procs import wait_until
 
-ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TEXT = "Do you like the new library?"
 
 
@@ -36,11 +34,7 @@ def test_question_from_the_page_reaches_a_running_kiosk(broker, tmp_path):
                                         args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
-                page.goto(base + "/login")
-                page.fill("#name", "ann")
-                page.fill("#password", "push-pass")
-                page.click("button[type=submit]")
-                page.wait_for_url("**/overview")
+                login(page, base, "ann", "push-pass")
                 page.goto(base + "/questions")
                 form = page.locator("#new-question")
                 form.locator("input[name=id]").fill("q-library")

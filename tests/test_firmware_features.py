@@ -1,14 +1,11 @@
 """Config, misuse rules, queue-full policy, time reconstruction, safe boot and crash file, on
 the real firmware under MicroPython against a real Mosquitto."""
 import json
-import socket
-import struct
-import threading
 import time
 
-from tests.support.procs import wait_until
+from tests.support.fakenet import FakeNTP
 from tests.support.kiosk import SimKiosk, install_into_image
-from tests.support.procs import free_port
+from tests.support.procs import free_port, wait_until
 
 
 def test_config_push_applied_persisted_and_reported(tmp_path, broker, collector):
@@ -73,39 +70,6 @@ def test_queue_full_refuses_and_counts(tmp_path, broker, collector):
         assert wait_until(lambda: k.stats()["queue"] == 0, 30)
         k.press(0)
         assert k.wait_count("ack", 11)[-1] == 11
-
-
-class FakeNTP:
-    """A real NTP responder on loopback, serving a made-up time so the test knows where a
-    tap's ts came from. It stays silent until enabled."""
-
-    def __init__(self, base=1800000000):
-        self.base = base
-        self.t0 = time.monotonic()
-        self.enabled = False
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.running = True
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def now(self):
-        return self.base + (time.monotonic() - self.t0)
-
-    def _serve(self):
-        while self.running:
-            try:
-                data, addr = self.sock.recvfrom(64)
-            except OSError:
-                continue
-            if self.enabled and len(data) >= 48:
-                secs = int(self.now()) + 2208988800
-                self.sock.sendto(b"\x1c" + bytes(39) + struct.pack("!II", secs, 0), addr)
-
-    def close(self):
-        self.running = False
-        self.sock.close()
 
 
 def test_time_reconstruction(tmp_path, broker, collector):

@@ -7,7 +7,7 @@ import time
 
 from protocol import v1
 from tests.support.collector import OPEN_RULES
-from tests.support.fakedns import FakeDNS
+from tests.support.fakenet import FakeDNS, FakeNTP
 from tests.support.kiosk import SimKiosk, install_into_image
 from tests.support.procs import free_port
 
@@ -122,7 +122,6 @@ def test_mqtts_waits_for_a_trustworthy_time(tmp_path):
     from tests.support.certs import make_certs
     from tests.support.collector import Collector
     from tests.support.procs import Mosquitto
-    from tests.test_firmware_features import FakeNTP
     certs = tmp_path / "certs"
     certs.mkdir()
     make_certs(certs)
@@ -165,7 +164,6 @@ def test_two_tick_wraps_with_presses_resyncs_status_and_an_outage(tmp_path, brok
     between, which the loop only sees as time passing): presses, NTP re-syncs every second, a
     broker outage. Every acked tap is delivered once, every status is one the hub accepts, and
     a button left alone for 9 days is not filtered (it was: ticks_diff went negative)."""
-    from tests.test_firmware_features import FakeNTP
     kid = "wrap-1"
     collector.push_config(kid, {"rev": 1, "cooldown_ms": 500, "burst_max": 0,
                                 "burst_window_ms": 0})

@@ -5,25 +5,12 @@ import os
 import signal
 import subprocess
 
-import pytest
-
 from hub.fleet import provision
 from hub.kiosk_tools import first_status as kiosk_wait
 from tests.support.certs import make_certs
 from tests.support.mqtt import Peer
 from tests.support.procs import free_port, mosquitto_exe, port_open, wait_until
 from tests.support.registry import RegistryBroker
-
-
-@pytest.fixture
-def reg(db_path):
-    r = RegistryBroker(db_path).start()
-    peers = []
-    r.peer = lambda *a, **kw: peers.append(Peer(*a, **kw)) or peers[-1]
-    yield r
-    for p in peers:
-        p.close()
-    r.stop()
 
 
 def forge(reg, topic, payload, retain=False):

@@ -8,20 +8,7 @@ import tempfile
 import pytest
 
 from hub.fleet import provision
-from tests.support.mqtt import Peer
 from tests.support.procs import free_port
-from tests.support.registry import RegistryBroker
-
-
-@pytest.fixture
-def reg(db_path):
-    r = RegistryBroker(db_path).start()
-    peers = []
-    r.peer = lambda *a, **kw: peers.append(Peer(*a, **kw)) or peers[-1]
-    yield r
-    for p in peers:
-        p.close()
-    r.stop()
 
 
 def test_attack5_hub_listener_refuses_kiosk_accounts_and_keeps_the_hub_session(reg):
