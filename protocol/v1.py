@@ -10,7 +10,12 @@ VERSION = "v1"
 ROOT = "civic/v1"
 MAX_PAYLOAD = 4096
 MAX_TAPS = 50
-CHANNELS = ("taps", "status", "config", "receipt")
+# Per kiosk: what it writes and what it reads (the broker ACLs are written from these two).
+# fetch/update/chunk carry firmware updates (docs/UPDATES.md): the hub offers a release on
+# `update` (retained), the kiosk asks for pieces on `fetch` and gets them on `chunk`.
+KIOSK_WRITES = ("taps", "status", "fetch")
+KIOSK_READS = ("config", "receipt", "update", "chunk")
+CHANNELS = ("taps", "status", "config", "receipt", "fetch", "update", "chunk")
 MOOD_MIN = 1
 MOOD_MAX = 4
 MAX_OFFERS = 8          # help offers in one config: one per skill category at most

@@ -68,23 +68,22 @@ def check_mosquitto_hash(pw_hash, password):
 
 
 def acl_text(kiosks, hub_user):
-    """Mosquitto ACL: the hub may use all of civic/v1; each kiosk its own four topics only
-    (write taps and status, read config and receipt).
+    """Mosquitto ACL: the hub may use all of civic/v1; each kiosk its own topics only: it writes
+    protocol.KIOSK_WRITES (taps, status, fetch) and reads protocol.KIOSK_READS (config, receipt,
+    update, chunk). Read only for what the hub writes, or a stolen kiosk could make another
+    delete its taps (receipt) or take a firmware (update, chunk).
 
     Mosquitto checks read access again for every message it delivers, so a kiosk that subscribes
-    to a wildcard still receives nothing but its own config and receipt.
+    to a wildcard still receives nothing but its own.
     """
     out = ["# Written by `civic broker config`; rerun it instead of editing.",
            "# Anything not granted here is refused (no anonymous user, no pattern rules).",
            "", "user " + hub_user, "topic readwrite %s/#" % protocol.ROOT, ""]
     for kid in kiosks:
-        out += ["user " + kid,
-                "topic write " + protocol.topic(kid, "taps"),
-                "topic write " + protocol.topic(kid, "status"),
-                "topic read " + protocol.topic(kid, "config"),
-                # Receipts (which taps the hub committed): read only, or a stolen kiosk could
-                # make another delete its taps.
-                "topic read " + protocol.topic(kid, "receipt"), ""]
+        out.append("user " + kid)
+        out += ["topic write " + protocol.topic(kid, ch) for ch in protocol.KIOSK_WRITES]
+        out += ["topic read " + protocol.topic(kid, ch) for ch in protocol.KIOSK_READS]
+        out.append("")
     return "\n".join(out)
 
 
