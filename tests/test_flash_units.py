@@ -46,11 +46,25 @@ def test_settings_merge_and_refusals():
         flash.make_settings(None, "k-2", "mqtt://h:1", creds, ("N", "p"), None, None, None)
     with pytest.raises(FlashError, match="mqtt://HOST:PORT"):
         flash.make_settings(None, "k-1", "http://h", creds, ("N", "p"), None, None, None)
+    # The update key goes into the settings; a key alone keeps the board's account.
+    s3 = flash.make_settings(s, "k-1", None, (None, None, "k-1", "cd" * 32), None, None, None,
+                             None)
+    assert s3["update_key"] == "cd" * 32 and s3["user"] == "k-1" and s3["password"] == "pw"
 
 
 def test_credentials_from_file_or_stdin(tmp_path):
     line = json.dumps({"kiosk": "k-1", "username": "k-1", "password": "pw"})
-    assert flash.read_credentials("-", io.StringIO(line + "\nwifi\n")) == ("k-1", "pw", "k-1")
+    assert flash.read_credentials("-", io.StringIO(line + "\nwifi\n")) == ("k-1", "pw", "k-1",
+                                                                           None)
+    key = "ab" * 32   # with the update key `civic kiosk provision` prints since updates
+    line = json.dumps({"kiosk": "k-1", "username": "k-1", "password": "pw", "update_key": key})
+    assert flash.read_credentials("-", io.StringIO(line)) == ("k-1", "pw", "k-1", key)
+    # `civic kiosk update-key` prints the key alone: the board keeps its account
+    (tmp_path / "k.json").write_text(json.dumps({"kiosk": "k-1", "update_key": key}))
+    assert flash.read_credentials(str(tmp_path / "k.json")) == (None, None, "k-1", key)
+    (tmp_path / "k.json").write_text(json.dumps({"kiosk": "k-1", "update_key": "xyz"}))
+    with pytest.raises(FlashError, match="cannot read kiosk credentials"):
+        flash.read_credentials(str(tmp_path / "k.json"))
     (tmp_path / "c.json").write_text("not json")
     with pytest.raises(FlashError, match="give the JSON that `civic kiosk provision ID` printed"):
         flash.read_credentials(str(tmp_path / "c.json"))

@@ -2,8 +2,9 @@
 
 - `civic kiosk provision ID [--district D] [--rotate]`: registers the kiosk (kiosks row with its
   district) and creates its MQTT account; prints once a JSON object with `username` (the kiosk id)
-  and `password`. Only the password's hash is kept, so a lost password is replaced with --rotate,
-  never recovered; provisioning an id that already has a live account without --rotate is an error.
+  and `password`, and `update_key`, the key that authenticates its firmware offers (made anew
+  on --rotate too: hub/updates/update_keys.py). Only the password's hash is kept, so a lost
+  password is replaced with --rotate, never recovered; provisioning an id that already has a live account without --rotate is an error.
 - `civic kiosk revoke ID`: the kiosk's account is marked revoked and left out of the broker files;
   its taps stay. With --broker-dir the files are rewritten and the broker reloaded at once.
 - `civic broker config --dir DIR [--port P] [--reload]`: writes mosquitto.conf, passwd and acl
@@ -19,6 +20,7 @@ from hub.fleet import broker_config
 from hub.offers import offers
 from hub.store import rollups
 from hub.store.connection import open_db
+from hub.updates import update_keys
 from protocol.v1 import valid_kiosk_id
 
 # The hub's MQTT username: '_' cannot occur in a kiosk id, so no kiosk can ever be given it.
@@ -75,10 +77,12 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
             # Its first config carries the help offers already recorded for its district (or
             # the city), so a kiosk installed after them shows them from its first boot.
             offers.refresh_configs(db, district)
+            update_key = update_keys.set_new_key(db.conn, kiosk_id, now)
     finally:
         db.conn.close()
     return json.dumps({"kiosk": kiosk_id, "username": kiosk_id, "password": password,
-                       "district": district, "rotated": row is not None})
+                       "district": district, "rotated": row is not None,
+                       "update_key": update_key})
 
 
 def revoke_kiosk(db_path, kiosk_id, broker_dir=None):

@@ -63,16 +63,23 @@ def check_space(probe, new_files):
 
 
 def read_credentials(source, stdin=None):
-    """(username, password, kiosk) from the JSON `civic kiosk provision` printed, in a file or
-    '-' (one line of stdin)."""
+    """(username, password, kiosk, update_key) from the JSON `civic kiosk provision` printed,
+    in a file or '-' (one line of stdin). The JSON of `civic kiosk update-key` (kiosk and
+    update_key only) gives (None, None, kiosk, update_key): the board keeps its account."""
     try:
         if source == "-":
             text = (stdin or sys.stdin).readline()
         else:
             text = open(source, encoding="utf-8").read()
         creds = json.loads(text)
-        return creds["username"], creds["password"], creds.get("kiosk", creds["username"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        key = creds.get("update_key")
+        if key is not None and not (isinstance(key, str) and len(key) == 64 and
+                                    all(c in "0123456789abcdef" for c in key)):
+            raise ValueError("update_key is not 64 hex digits")
+        if key and "password" not in creds:
+            return None, None, creds["kiosk"], key
+        return creds["username"], creds["password"], creds.get("kiosk", creds["username"]), key
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise FlashError("cannot read kiosk credentials from %s (%s): give the JSON that "
                          "`civic kiosk provision ID` printed" % (source, type(e).__name__))
 
@@ -89,7 +96,10 @@ def make_settings(old, kiosk_id, broker, creds, wifi, ca_name, lang, ntp):
     if creds:
         if creds[2] != kiosk_id:
             raise FlashError("the credentials are for kiosk %s, not %s" % (creds[2], kiosk_id))
-        s["user"], s["password"] = creds[0], creds[1]
+        if creds[0] is not None:
+            s["user"], s["password"] = creds[0], creds[1]
+        if len(creds) > 3 and creds[3]:
+            s["update_key"] = creds[3]  # MACs its firmware offers (hub/updates/update_keys.py)
     if broker:
         s["broker"] = broker
     if wifi:

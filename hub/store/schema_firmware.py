@@ -32,7 +32,73 @@ def kiosk_firmware_status(db):
     """)
 
 
+def firmware_updates(db):
+    db.executescript("""
+    -- Releases made by `civic firmware release` (hub/updates/releases.py): the manifest is the
+    -- offer without its per-kiosk n and mac (JSON), the files are the compiled app folder.
+    CREATE TABLE fw_releases (
+        version TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        mpy TEXT NOT NULL,
+        min_mp TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        notes TEXT
+    );
+    CREATE TABLE fw_release_files (
+        version TEXT NOT NULL REFERENCES fw_releases (version),
+        idx INTEGER NOT NULL,          -- the file's index in the manifest (a fetch's `f`)
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (version, idx),
+        UNIQUE (version, path)
+    );
+    -- Each kiosk's update key: 32 random bytes (hex) that MAC its offers; made at provisioning
+    -- (or by `civic kiosk update-key ID`), written into the kiosk's settings by
+    -- `civic kiosk flash`, never sent over MQTT (hub/updates/update_keys.py).
+    CREATE TABLE kiosk_update_keys (
+        kiosk TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    -- One row per offer of a release to a kiosk (hub/updates/rollouts.py). n strictly increases
+    -- per kiosk; the row with the highest n is the kiosk's current offer. state: offered (by
+    -- the hub), then what the kiosk reports (downloading, verified, switched, confirmed,
+    -- rolled_back, failed), or superseded by a newer offer. crash: the crash line that rolled
+    -- a trial back. pub_due/pub_gen: the ingest's publisher must (re)publish the retained
+    -- offer, or withdraw it once the update ended (hub/ingest/fw_offers.py); published: when
+    -- the broker last acknowledged that.
+    CREATE TABLE fw_offers (
+        kiosk TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        version TEXT NOT NULL REFERENCES fw_releases (version),
+        state TEXT NOT NULL,
+        reason TEXT,
+        done INTEGER,
+        total INTEGER,
+        crash TEXT,
+        offered_at INTEGER NOT NULL,
+        offered_by TEXT,
+        updated_at INTEGER NOT NULL,
+        pub_due INTEGER NOT NULL DEFAULT 1,
+        pub_gen INTEGER NOT NULL DEFAULT 1,
+        published INTEGER,
+        PRIMARY KEY (kiosk, n)
+    );
+    CREATE INDEX fw_offers_due ON fw_offers (kiosk) WHERE pub_due = 1;
+    CREATE INDEX fw_offers_version ON fw_offers (version, state);
+    """)
+
+
 # Applied in this order, after the ones listed before this module in hub/store/migrations.py.
 MIGRATIONS = [
     ("firmware-001-kiosk-status", kiosk_firmware_status),
+]
+
+# Added after the migrations of later modules had shipped: hub/store/migrations.py lists these
+# at the end, so the order that shipped stays.
+LATER = [
+    ("firmware-002-updates", firmware_updates),
 ]
