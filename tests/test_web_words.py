@@ -10,7 +10,7 @@ from tests.test_web_pages import city
 
 PAGES = ("/overview", "/districts", "/skills", "/kiosks", "/heatmap", "/questions", "/alerts", "/admin/",
          "/admin/kiosks", "/admin/districts", "/admin/users", "/admin/tokens", "/admin/audit",
-         "/admin/offers", "/account/password", "/open")
+         "/admin/offers", "/admin/firmware", "/account/password", "/open")
 # Words that are English and not Dutch: one of them in a Dutch page's text is a string that
 # was never translated.
 ENGLISH = {"the", "and", "with", "from", "this", "that", "for", "are", "not", "all",

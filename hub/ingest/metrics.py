@@ -14,6 +14,9 @@ class Metrics:
         self.taps_duplicate = 0
         self.configs_published = 0
         self.receipts_published = 0
+        self.fw_chunks = 0            # firmware chunks sent (hub/ingest/fw_offers.py)
+        self.fw_fetch_refused = 0     # fetches of a release not offered to that kiosk
+        self.fw_fetch_dropped = 0     # fetches beyond a kiosk's rate
         self.batches = 0
         self.batch_sum = 0.0
         self.batch_buckets = [0] * len(BUCKETS)
@@ -66,6 +69,10 @@ def render(ingest):
            [("", m.configs_published)])
     metric("civic_ingest_receipts_published_total", "counter",
            "Receipts (committed seqs) published to kiosks.", [("", m.receipts_published)])
+    metric("civic_ingest_fw_chunks_total", "counter",
+           "Firmware chunks sent to kiosks, and fetches refused or dropped (over the rate).",
+           [('{outcome="sent"}', m.fw_chunks), ('{outcome="refused"}', m.fw_fetch_refused),
+            ('{outcome="dropped"}', m.fw_fetch_dropped)])
     metric("civic_ingest_db_errors_total", "counter", "Batches whose commit failed and was retried.",
            [("", m.db_errors)])
     metric("civic_ingest_queue_depth", "gauge", "Messages received and not yet committed.",

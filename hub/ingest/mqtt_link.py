@@ -25,6 +25,7 @@ log = logging.getLogger("civic.mqtt")
 
 TAPS = protocol.every_kiosk("taps")
 STATUS = protocol.every_kiosk("status")
+FETCH = protocol.every_kiosk("fetch")   # firmware pieces asked for (hub/ingest/fw_offers.py)
 KEEPALIVE_S = 30
 
 
@@ -72,6 +73,8 @@ class MqttLink:
         c.on_subscribe = lambda *a: self.subscribed.set()
         self.client = c
         self.subscriptions = [(("$share/%s/" % share if share else "") + TAPS, 1), (STATUS, 1)]
+        # Fetches at QoS 0, shared like taps: with several workers one of them answers each.
+        self.subscriptions.append((("$share/%s/" % share if share else "") + FETCH, 0))
 
     def start(self):
         self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S)
@@ -159,9 +162,9 @@ class MqttLink:
         gen = self.gen
         self.client.ack_many([m.mid for m in msgs if m.qos and m.gen == gen])
 
-    def publish(self, topic, payload, retain=True):
-        """QoS 1 publish; -> mid, or None when not connected."""
+    def publish(self, topic, payload, retain=True, qos=1):
+        """QoS 1 publish (or qos 0: a firmware chunk); -> mid, or None when not connected."""
         if not self.connected:
             return None
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
         return info.mid if info.rc == mqtt.MQTT_ERR_SUCCESS else None

@@ -16,7 +16,9 @@ network thread waits for the next commit, and the broker keeps the rest queued f
 persistent session. So memory stays bounded whatever the broker's in-flight window is.
 The loop also has the kiosks' configs published (hub/ingest/configs.py; hub/ingest/config_heal.py
 clears the published mark when a config needs to go again), and after each commit the kiosks'
-receipts (hub/ingest/receipts.py), coalesced.
+receipts (hub/ingest/receipts.py), coalesced; and firmware updates: offers published, and the
+kiosks' fetches answered with chunks before their batch goes to the writer
+(hub/ingest/fw_offers.py).
 """
 import collections
 import logging
@@ -28,6 +30,7 @@ import protocol
 from hub.common.logs import kv
 from hub.ingest.committers import ProcessCommitter, ThreadCommitter, WriterDied
 from hub.ingest.configs import CONFIG_POLL_S, ConfigPublisher
+from hub.ingest.fw_offers import FirmwareOffers
 from hub.ingest.metrics import Metrics
 from hub.ingest.mqtt_link import MqttLink
 from hub.ingest.receipts import Receipts
@@ -72,6 +75,7 @@ class Ingest:
         self._room = threading.Condition()
         self.committer = None
         self.configs = ConfigPublisher(self.metrics)
+        self.firmware = FirmwareOffers(self.metrics)   # batch loop thread only
         self.link = MqttLink(broker, self._received, user=user, password=password,
                              client_id=client_id, share=share, ca=ca,
                              on_connected=self._connected, on_published=self._published)
@@ -117,6 +121,7 @@ class Ingest:
     def start(self):
         self.prepare()
         self.configs.open(self.db_path)
+        self.firmware.open(self.db_path)
         self._thread = threading.Thread(target=self._run, name="civic-batches", daemon=True)
         self._thread.start()
         self.link.start()
@@ -134,6 +139,7 @@ class Ingest:
         if self.committer:
             self.committer.close()
         self.configs.close()
+        self.firmware.close()
         log.info(kv("ingest_stopped", taps=self.metrics.taps_ingested,
                     duplicates=self.metrics.taps_duplicate,
                     rejects=self.metrics.messages["reject"]))
@@ -152,6 +158,7 @@ class Ingest:
         while True:
             batch, carry, stop = self._gather(carry, wait=not inflight)
             if batch:
+                self.firmware.serve(batch, self.link)   # fetches answered at once
                 self.committer.send([p for p, _m in batch])
                 inflight.append(batch)
             if stop:
@@ -167,6 +174,7 @@ class Ingest:
                 if not self._finish(inflight):
                     return                # stopping, batch not committed: never acked
             self.configs.publish_due(self.link)
+            self.firmware.publish_due(self.link)
             self._publish_receipts()
 
     def _gather(self, carry, wait):
@@ -189,8 +197,11 @@ class Ingest:
                     done = self.configs.acked(item.args[0])
                     if done:
                         self.configs.mark_published(*done)
+                    else:
+                        self.firmware.acked(item.args[0])
                 elif item.what == "connected":
                     self.configs.resend()   # publishes of the old connection go again
+                    self.firmware.resend()
                     if not item.args[0]:
                         self._broker_forgot()
             else:
@@ -262,6 +273,7 @@ class Ingest:
     def _broker_forgot(self):
         """session_present=0: the broker may have lost its retained configs and receipts too."""
         n = self.configs.republish_all()
+        offers = self.firmware.republish_all()
         self.receipts.all_again()
-        log.info(kv("broker_session_lost", configs_again=n,
+        log.info(kv("broker_session_lost", configs_again=n, fw_offers_again=offers,
                     receipts_again=len(self.receipts.kiosks)))

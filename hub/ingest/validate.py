@@ -21,6 +21,7 @@ import os
 import time
 
 import protocol
+from protocol import updates as pu
 
 STATUS_AHEAD_S = 3600
 TAP_AHEAD_S = 600
@@ -78,9 +79,10 @@ def _bad_times(kiosk, decoded, now):
 
 
 def classify(topic, payload, now=None):
-    """-> ("taps", kiosk, (boot, rows)[, reason]) | ("status", kiosk, decoded) |
-    ("reject", kiosk, reason), rows as protocol.decode_tap_rows gives them; a fourth element
-    of a taps verdict says why some of the message's taps were left out. now: the hub's clock
+    """-> ("taps", kiosk, (boot, rows)[, reason]) | ("status", kiosk, decoded[, reason]) |
+    ("fetch", kiosk, fetch) | ("reject", kiosk, reason), rows as protocol.decode_tap_rows
+    gives them; a fourth element of a taps verdict says why some of the message's taps were
+    left out, of a status verdict why its firmware-update progress was. now: the hub's clock
     at receipt (default: time.time()). Never raises: whatever arrives is either understood or
     refused with a reason."""
     if isinstance(payload, str):
@@ -109,7 +111,17 @@ def classify(topic, payload, now=None):
             if ts is not None and ts > now + STATUS_AHEAD_S:
                 return ("reject", kiosk, "ts: status time %d is %d s ahead of the hub's clock"
                         % (ts, ts - now))
+            if b'"update"' in bytes(payload):   # only while an update runs
+                up = json.loads(bytes(payload)).get("update")
+                if up is not None:
+                    try:
+                        status["update"] = pu.check_progress(up)
+                    except protocol.ProtocolError as e:
+                        # A bad progress report loses only itself: the status is kept.
+                        return ("status", kiosk, status, str(e))
             return ("status", kiosk, status)
+        if channel == "fetch":
+            return ("fetch", kiosk, pu.decode_fetch(payload))
         return ("reject", kiosk, "topic: the hub does not ingest %s messages" % channel)
     except protocol.ProtocolError as e:
         return ("reject", kiosk, str(e))
@@ -122,6 +134,6 @@ def prepared(m):
     topic and payload are kept only for a reject (its row records them): the rest is in the
     verdict, so a writer in another process is sent only that."""
     v = classify(m.topic, m.payload, m.received)
-    if v[0] == "reject" or len(v) > 3:
+    if v[0] in ("reject", "fetch") or len(v) > 3:   # a fetch may become a reject when served
         return (v, m.retain, m.received, m.topic, m.payload)
     return (v, m.retain, m.received, None, None)

@@ -21,6 +21,7 @@ from hub.ingest.validate import prepared
 from hub.store import registry
 from hub.store.connection import open_db, transaction
 from hub.store.taps import as_db, insert_taps
+from hub.updates import rollouts
 
 log = logging.getLogger("civic.ingest")
 
@@ -75,10 +76,15 @@ class Writer:
                     out.append(("status", registry.apply_status(conn, kiosk, detail, received,
                                                                 retain)))
                     config_heal.check_status(conn, kiosk, detail)
+                    rollouts.apply_progress(conn, kiosk, detail, received)
+                    if len(v) > 3:   # its firmware-update field was refused: a reject row
+                        self._reject(received, topic, kiosk, v[3], payload)
+                elif what == "fetch":
+                    out.append(("fetch", None))   # answered by hub/ingest/fw_offers.py
                 else:
                     self._reject(received, topic, kiosk, detail, payload)
                     out.append(("reject", detail))
-        summary = {"taps": 0, "status": 0, "reject": 0, "inserted": inserted,
+        summary = {"taps": 0, "status": 0, "reject": 0, "fetch": 0, "inserted": inserted,
                    "duplicates": dups, "seconds": time.perf_counter() - t0}
         for v in out:
             summary[v[0]] += 1

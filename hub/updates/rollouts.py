@@ -70,9 +70,11 @@ def offer(conn, version, kiosk_ids, user=None, now=None):
     for k in kiosk_ids:
         last = conn.execute("SELECT max(n) FROM fw_offers WHERE kiosk = ?", (k,)).fetchone()[0]
         n = (last or 0) + 1
-        conn.execute("UPDATE fw_offers SET state = 'superseded', updated_at = ?, pub_due = 0 "
+        conn.execute("UPDATE fw_offers SET state = 'superseded', updated_at = ? "
                      "WHERE kiosk = ? AND state NOT IN ('confirmed', 'rolled_back', 'failed', "
                      "'superseded')", (now, k))
+        # The new offer's retained publish replaces whatever the older ones left on the topic.
+        conn.execute("UPDATE fw_offers SET pub_due = 0 WHERE kiosk = ?", (k,))
         conn.execute("INSERT INTO fw_offers (kiosk, n, version, state, offered_at, offered_by, "
                      "updated_at) VALUES (?, ?, ?, 'offered', ?, ?, ?)",
                      (k, n, version, now, user, now))

@@ -4,7 +4,7 @@ init_app(app) puts it together: the request database (db.py), languages (i18n.py
 (auth.py), then one blueprint per page module, and last the API blueprint built from every
 module's JSON twins (api.py). Each page module holds its page's queries, its HTML view and its
 JSON twin together: overview.py, districts.py, skills.py, kiosk_health.py, heatmap.py, questions.py,
-alerts.py, admin.py, opendata.py.
+alerts.py, admin.py, offers.py, firmware.py, opendata.py.
 """
 import os
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,14 +15,14 @@ from hub.alerts.rules import open_count
 from hub.store.connection import open_db
 from hub.store.rollups import set_city_tz
 from hub.web import (account, admin, alerts, api, audit, auth, charts, db, districts, exports,
-                     formatting, headers, health, heatmap, i18n, kiosk_health, maps, offers,
-                     openapi, opendata, overview, questions, skills, token_usage)
+                     firmware, formatting, headers, health, heatmap, i18n, kiosk_health, maps,
+                     offers, openapi, opendata, overview, questions, skills, token_usage)
 from hub.web.db import get_db
 from hub.web.i18n import _
 
 # The page modules, in menu order; each has a blueprint `bp` and its JSON twins `twins`.
 PAGES = (overview, districts, skills, kiosk_health, heatmap, questions, alerts, admin,
-         offers)
+         offers, firmware)
 
 
 def init_app(app):
@@ -47,6 +47,7 @@ def init_app(app):
     app.jinja_env.globals["charts"] = charts
     app.jinja_env.globals["maps"] = maps
     app.jinja_env.globals["dict"] = dict
+    app.jinja_env.globals["update_state"] = firmware.state_label
     app.jinja_env.globals["has_page"] = lambda ep: ep in current_app.view_functions
     app.jinja_env.globals["open_alerts"] = lambda: open_count(get_db())
     app.jinja_env.globals["query"] = query

@@ -23,7 +23,7 @@ SKILLS = {
 PROBLEMS = {"offline": "offline", "refusing": "refusing presses (queue full)",
             "crash": "crashed", "clock": "clock not synced", "queue": "taps waiting on the kiosk",
             "config": "config not applied", "missing": "taps missing",
-            "firmware": "firmware behind"}
+            "firmware": "firmware behind", "update": "firmware update failed"}
 
 
 def num(value, digits=None):

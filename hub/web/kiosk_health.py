@@ -2,7 +2,7 @@
 registry list GET /api/v1/kiosks (in docs/API.md, every kiosk, filtered by district or id).
 
 The page puts problems first (offline, refusing presses, crashed, clock not synced, queue
-growing, config not applied, taps missing, firmware behind), then the rest in natural order (haven-2 before haven-10); it filters by
+growing, config not applied, taps missing, firmware behind, firmware update failed), then the rest in natural order (haven-2 before haven-10); it filters by
 district and state, searches by id and shows a page of PER_PAGE at a time, so 5,000 kiosks
 stay one screen. Values that came with a kiosk's last status are marked as old when the kiosk
 is offline: they say what it was, not what it is.
@@ -45,6 +45,11 @@ def kiosk_list(db, f=None, now=None):
             "SELECT kiosk, first, last FROM seq_gaps ORDER BY kiosk, first").fetchall():
         gaps.setdefault(kiosk, []).append([first, last])
     wanted = dict(db.execute("SELECT kiosk, rev FROM kiosk_configs").fetchall())
+    # Each kiosk's latest firmware offer (SQLite takes the bare columns from the max(n) row).
+    updates = {k: {"version": v, "state": st, "reason": why, "crash": crash}
+               for k, v, st, why, crash, _n in db.execute(
+                   "SELECT kiosk, version, state, reason, crash, max(n) FROM fw_offers "
+                   "GROUP BY kiosk")}
     silent_since = now - silent_after(db)   # the hub's own liveness rule (hub/alerts/rules.py)
     out = []
     for (kid, online, last_seen, queue, district, place, lat, lon, fw, filtered, config_rev,
@@ -58,7 +63,7 @@ def kiosk_list(db, f=None, now=None):
             "district": district, "place": place, "lat": lat, "lon": lon, "fw": fw,
             "filtered": filtered, "config_rev": config_rev, "config_rev_wanted": wanted.get(kid),
             "first_seen": first_seen, "uptime": uptime, "rssi": rssi, "mem_free": mem_free,
-            "refused": refused, "damaged": damaged, "crash": crash,
+            "refused": refused, "damaged": damaged, "crash": crash, "update": updates.get(kid),
             "crash_line": last_line(crash), "synced": None if synced is None else bool(synced),
             "missing": missing, "missing_count": sum(b - a + 1 for a, b in missing),
             "offline_seconds": offline_for,
@@ -110,6 +115,8 @@ def problems(k, newest_fw):
         out.append("missing")
     if newest_fw and k["fw"] and _version(k["fw"]) < newest_fw:
         out.append("firmware")
+    if k["update"] and k["update"]["state"] in ("rolled_back", "failed"):
+        out.append("update")
     return out
 
 

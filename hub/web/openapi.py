@@ -73,6 +73,28 @@ KIOSK = {"type": "object", "required": ["id", "online", "last_seen", "queue", "d
                                                      "minItems": 2, "maxItems": 2}},
              "missing_count": INT, "offline_seconds": NINT, "stands_out": {"type": "boolean"}}}
 
+NSTR = {"type": "string", "nullable": True}
+FW_UPDATE = {"type": "object", "nullable": True, "required": [
+    "version", "n", "state", "reason", "done", "total", "crash", "offered_at", "updated_at"],
+    "properties": {
+        "version": {"type": "string"}, "n": {"type": "integer", "minimum": 1},
+        "state": {"type": "string", "enum": ["offered", "downloading", "verified", "switched",
+                                             "confirmed", "rolled_back", "failed",
+                                             "superseded"]},
+        "reason": NSTR, "done": NINT, "total": NINT, "crash": NSTR, "offered_at": INT,
+        "updated_at": INT}}
+FIRMWARE = {"type": "object", "required": ["releases", "kiosks"], "properties": {
+    "releases": {"type": "array", "items": {"type": "object", "required": [
+        "version", "created", "mpy", "min_mp", "bytes", "files", "confirmed", "states"],
+        "properties": {"version": {"type": "string"}, "created": INT, "mpy": {"type": "string"},
+                       "min_mp": {"type": "string"}, "bytes": INT, "files": INT,
+                       "notes": NSTR, "confirmed": INT, "states": COUNTS}}},
+    "kiosks": {"type": "array", "items": {"type": "object", "required": [
+        "id", "district", "online", "fw", "update_key", "update"], "properties": {
+        "id": {"type": "string"}, "district": NSTR, "online": {"type": "boolean"},
+        "fw": NSTR, "last_seen": NINT, "update_key": {"type": "boolean"},
+        "update": FW_UPDATE}}}}}
+
 
 def _get(summary, params, schema, public=False, content="application/json", desc=""):
     op = {"summary": summary, "description": desc, "parameters": params, "responses": {
@@ -117,6 +139,10 @@ def spec():
             "type": "object", "required": ["questions"], "properties": {"questions": {
                 "type": "array", "items": {"type": "object", "required": [
                     "id", "count", "by_value", "index", "districts", "pushed_to"]}}}}),
+        "/firmware": _get("Firmware releases and each kiosk's running version and update "
+                          "state", [P_DISTRICT], FIRMWARE,
+                          desc="update is the kiosk's latest offer (null: never offered); "
+                               "crash is the crash line that rolled a trial back."),
         "/alerts": _get("Open and past alerts", [], {
             "type": "object", "required": ["open", "past", "thresholds"]}),
         "/users": _get("Staff accounts (admin)", [], {"type": "array"}),
