@@ -9,6 +9,11 @@ hub/demo/seed.py (about 40,000 taps from the kiosks that stood in the same four 
 before, ids hist-*, retired from the registry once seeded so Kiosk health lists the live
 ones), the districts' invented boundaries and populations (districts.geojson beside this
 file, imported as `civic districts import` does), and a few help offers with attendance.
+
+Firmware updates are ready to try: each demo kiosk has its update key (given to its sim in
+$CIVIC_UPDATE_KEY, never on a command line), and a release one step newer than the firmware
+the kiosks run (1.0.0 -> 1.0.1) is built and recorded at start, so a staff member can roll it
+out from Admin > Firmware and watch the kiosk report it on Kiosk health (docs/UPDATES.md).
 """
 import os
 import random
@@ -27,6 +32,7 @@ from hub.alerts import settings as alert_settings
 from hub.geo import boundaries
 from hub.offers import offers
 from hub.store.connection import connect, open_db, transaction
+from hub.updates import releases, update_keys
 from hub.web import auth, questions
 
 DISTRICTS = ["centre", "north", "east", "west"]
@@ -136,7 +142,33 @@ def _setup_db(db, kiosk_ids):
         # A demo shows an alert within minutes, not half an hour: a kiosk frozen or stopped is
         # silent after three 60 s heartbeats, and alerted a minute after it was last heard.
         alert_settings.update(d, {"alert_offline_minutes": 1})
-        return password
+        with d.conn:   # each kiosk's firmware-update key, as provisioning makes it
+            keys = {kid: update_keys.ensure_key(d.conn, kid) for kid in kiosk_ids}
+        return password, keys
+    finally:
+        d.conn.close()
+
+
+def next_version(v):
+    """'1.0.0' -> '1.0.1': the demo's release, one step newer than what the kiosks run."""
+    head, _dot, last = v.rpartition(".")
+    return (head + "." if head else "") + str(int(last) + 1) if last.isdigit() else v + ".1"
+
+
+def _demo_release(db):
+    """Build and record the demo's release (once per database). -> its version, or None when
+    it cannot be built here (the demo runs on without it)."""
+    fw = {}
+    exec(open(os.path.join(releases.kiosk_build.FIRMWARE, "fwversion.py")).read(), fw)
+    version = next_version(fw["VERSION"])
+    d = open_db(db)
+    try:
+        if not releases.exists(d.conn, version):
+            releases.make_release(d, version, notes="the demo's release: try an update")
+        return version
+    except ValueError as e:
+        print("  (no firmware release for the demo: %s)" % e)
+        return None
     finally:
         d.conn.close()
 
@@ -181,7 +213,8 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
     broker = EmbeddedBroker(port=_free_port()).start()
     kiosk_ids = ["demo-%s-%d" % (PLACES[i % 4], i + 1) for i in range(kiosks)]
     _seed_city(db)
-    password = _setup_db(db, kiosk_ids)
+    password, keys = _setup_db(db, kiosk_ids)
+    release = _demo_release(db)
     flash_root = os.path.abspath(db) + ".kiosks"
     procs, stop = [], threading.Event()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -197,7 +230,7 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
             os.makedirs(d, exist_ok=True)
             p = subprocess.Popen([CIVIC, "kiosk", "sim", "--id", kid, "--broker", broker.url,
                                   "--dir", d], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 text=True, env=env)
+                                 text=True, env=dict(env, CIVIC_UPDATE_KEY=keys[kid]))
             procs.append(p)
             threading.Thread(target=_tapper, args=(p, DISTRICTS[i % 4], stop), daemon=True).start()
         url = "http://127.0.0.1:%d/" % http_port
@@ -207,6 +240,9 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
         print("  Dashboard:   %s" % url)
         print("  Staff login: admin / %s" % password)
         print("  Database:    %s" % os.path.abspath(db))
+        if release:
+            print("  Firmware:    release %s is ready: roll it out on %sadmin/firmware"
+                  % (release, url))
         print("  Hub log:     %s   (Ctrl-C stops everything)" % hub_log)
         print(flush=True)
         signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
