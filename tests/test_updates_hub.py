@@ -240,3 +240,18 @@ def test_a_rollback_keeps_the_crash_line_and_a_flood_of_fetches_is_cut(mq, hubdb
     k = {x["id"]: x for x in rollouts.report(d.conn)["kiosks"]}["k-2"]
     assert k["update"]["state"] == "rolled_back"
     assert k["update"]["crash"] == "ImportError: no module named 'oops'"
+
+
+def test_offer_numbers_go_above_what_a_kiosk_has_seen(tmp_path):
+    """A hub database restored from an older backup: the kiosk reports offer 7, which the hub
+    never made; the next offer is 8, not 1 (the kiosk would refuse 1 as a replay)."""
+    db = str(tmp_path / "hub.db")
+    city(db, (("k-1", "north"),))
+    assert run("firmware", "release", "--version", "1.0.1", "--db", db)[0] == 0
+    d = open_db(db)
+    with d.conn:
+        rollouts.apply_progress(d.conn, "k-1", {"online": True, "fw": "1.0.0", "update": {
+            "v": "1.0.0", "n": 7, "state": "confirmed", "done": 0, "total": 0,
+            "reason": None}}, 1)
+    code, out = run("firmware", "rollout", "1.0.1", "--kiosk", "k-1", "--db", db)
+    assert json.loads(out)["offered"] == [{"kiosk": "k-1", "n": 8}]

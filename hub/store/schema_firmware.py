@@ -58,10 +58,13 @@ def firmware_updates(db):
     -- Each kiosk's update key: 32 random bytes (hex) that MAC its offers; made at provisioning
     -- (or by `civic kiosk update-key ID`), written into the kiosk's settings by
     -- `civic kiosk flash`, never sent over MQTT (hub/updates/update_keys.py).
+    -- seen_n: the highest offer number the kiosk reported, when above any the hub holds (a
+    -- database restored from an older backup): the next offer's n goes above it.
     CREATE TABLE kiosk_update_keys (
         kiosk TEXT PRIMARY KEY,
         key TEXT NOT NULL,
-        created INTEGER NOT NULL
+        created INTEGER NOT NULL,
+        seen_n INTEGER
     );
     -- One row per offer of a release to a kiosk (hub/updates/rollouts.py). n strictly increases
     -- per kiosk; the row with the highest n is the kiosk's current offer. state: offered (by

@@ -69,7 +69,9 @@ def offer(conn, version, kiosk_ids, user=None, now=None):
     out = []
     for k in kiosk_ids:
         last = conn.execute("SELECT max(n) FROM fw_offers WHERE kiosk = ?", (k,)).fetchone()[0]
-        n = (last or 0) + 1
+        seen = conn.execute("SELECT seen_n FROM kiosk_update_keys WHERE kiosk = ?",
+                            (k,)).fetchone()[0]
+        n = max(last or 0, seen or 0) + 1
         conn.execute("UPDATE fw_offers SET state = 'superseded', updated_at = ? "
                      "WHERE kiosk = ? AND state NOT IN ('confirmed', 'rolled_back', 'failed', "
                      "'superseded')", (now, k))
@@ -117,11 +119,16 @@ def apply_progress(conn, kiosk, status, received):
     if not status.get("online"):
         return False
     row = current(conn, kiosk)
+    up = status.get("update")
+    if up is not None and (row is None or up["n"] > row[0]):
+        # The kiosk has taken an offer number this database never made (restored from an
+        # older backup): the next offer must go above it, or the kiosk refuses it as a replay.
+        conn.execute("UPDATE kiosk_update_keys SET seen_n = max(coalesce(seen_n, 0), ?) "
+                     "WHERE kiosk = ?", (up["n"], kiosk))
     if row is None:
         return False
     n, version, state, published = row
     now = int(received)
-    up = status.get("update")
     if up is not None and up["n"] == n and up["v"] == version:
         if state in ENDED:
             return False    # an ended update stays as it ended (the kiosk repeats it)
