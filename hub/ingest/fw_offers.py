@@ -29,8 +29,8 @@ from hub.updates import releases, rollouts, update_keys
 log = logging.getLogger("civic.ingest")
 
 POLL_S = 0.5          # how often fw_offers is checked for offers to publish
-RATE = 50.0           # fetches a second per kiosk, sustained: 100 KB/s of chunks
-BURST = 50            # and at once (a small release in one go)
+RATE = 64.0           # fetches a second per kiosk, sustained: 128 KB/s of chunks
+BURST = 64            # and at once (a small release in one go)
 DROP_REPORT_S = 60    # at most one rejects row a minute per kiosk for dropped fetches
 CACHE_RELEASES = 4
 
