@@ -24,12 +24,12 @@ import files  # noqa: E402
 import offers  # noqa: E402
 import protocol  # noqa: E402
 from clock import Clock  # noqa: E402
+from fwversion import VERSION as FW  # noqa: E402  (a release replaces fwversion.py)
 from mqtt import HEADROOM, MQTTClient, parse_url  # noqa: E402
 from rules import Rules  # noqa: E402
 from sender import Sender  # noqa: E402
 from tapq import FLAG_REL, QueueFull, TapQueue  # noqa: E402
 
-FW = "1.0.0"
 STATUS_EVERY_MS = 60000
 ALIVE_MS = 60000  # a task silent this long is stuck (a send waits at most 2 x 15 s)
 

@@ -1,0 +1,43 @@
+"""protocol/updates.py (firmware-update messages) on both interpreters, and its HMAC against
+CPython's hmac module."""
+import hmac
+import os
+import subprocess
+
+import pytest
+
+from protocol import updates
+from tests.support import update_cases
+from tests.support.procs import BIN, ROOT
+
+CASES = sorted(n for n in dir(update_cases) if n.startswith("case_"))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_cpython(name):
+    getattr(update_cases, name)()
+
+
+def test_micropython_runs_the_same_cases():
+    script = ("import sys\nsys.path[:0] = [%r]\n"
+              "from tests.support import update_cases\nupdate_cases.main()\n" % ROOT)
+    out = subprocess.run([os.path.join(BIN, "micropython"), "-c", script], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ["ok " + n for n in CASES] == [l for l in lines if l.startswith(("ok", "FAIL"))], \
+        out.stdout + out.stderr
+    assert lines[-1] == "done 0 failed"
+
+
+@pytest.mark.parametrize("klen", [0, 1, 32, 64, 65, 200])
+def test_hmac_matches_the_standard_library(klen):
+    key = os.urandom(klen)
+    for msg in (b"", b"civic-fw-offer\n", os.urandom(1000)):
+        assert updates.hmac_sha256(key, msg) == hmac.new(key, msg, "sha256").digest()
+
+
+def test_protocol_package_does_not_load_updates():
+    # The kiosk pays the update module's RAM only while an update runs.
+    src = open(os.path.join(ROOT, "protocol", "__init__.py")).read()
+    assert "updates" not in src
