@@ -2,7 +2,9 @@
 
 Mounts DIR/flash.img at /flash, makes it the current folder (the Pico W's "/"), puts the
 chosen code on sys.path (the repository sources, a compiled build, or what is on the flash)
-and runs that code's main.py, exactly the file a Pico W runs at power-on.
+and runs that code's main.py, exactly the file a Pico W runs at power-on. Its loader
+(bootsel.py) then runs the version the flash's boot record names, if an update installed one:
+whatever the repository's firmware/ holds, the kiosk runs what is on its flash.
 """
 import json
 import os
@@ -38,6 +40,22 @@ else:
     code = cfg["code"]
     path = [here, code, cfg["root"]]
 sys.path[:] = path + [".frozen"]
+
+
+def reboot():
+    # The loader's and the updater's reset: the supervisor (hub/kiosk_tools/sim.py) starts
+    # MicroPython again on the same flash, as a Pico W boots again after machine.reset().
+    board_sim.out("reset")
+    sys.exit(board_sim.REBOOT_RC)
+
+
+try:
+    import bootsel
+    bootsel.KEEP = (here, ".frozen")  # the sim's board is no part of any version
+    bootsel.reset = reboot
+    bootsel.arm_watchdog = lambda ms: picow.Machine(board_sim.out).WDT(0, ms)
+except ImportError:
+    pass  # a build from before the loader: its main.py imports app itself
 try:
     src = open(code + "/main.py").read()
 except OSError:
