@@ -8,11 +8,11 @@ Boot record `fw/boot.json` (absent: the factory install at the root runs):
     {"slot": "a", "v": "1.1.0", "n": 3, "prev": "", "prev_v": "1.0.0",
      "trial": true, "tries": 1, "trial_s": 180}
 `slot` is the app folder fw/<slot> ("" = the factory install), `prev`/`prev_v` what ran before.
-A record is only ever replaced whole: written to fw/boot.tmp, then renamed over fw/boot.json
+A record is only ever replaced whole: written to fw/boot.json.tmp, then renamed over it
 (littlefs renames atomically: lfs_rename replaces the destination in one metadata commit), so
 a power cut leaves the old record or the new one, never half of either.
 
-A version on trial gets TRIES boots to confirm itself (trial.py: its status PUBACKed within
+A version on trial gets 3 boots to confirm itself (trial.py: its status PUBACKed within
 trial_s); each boot is counted here, before the app is imported, so a crash, a hang (the
 watchdog, armed here for a trial boot) or a power cut all use up a try. After the last one the
 record goes back to the previous version, and data/update.json says why: the crash line of
@@ -25,27 +25,12 @@ import json
 import os
 import sys
 
-RECORD = "fw/boot.json"
-PROGRESS = "data/update.json"   # the update's progress (updater.py owns it; rollback writes it)
-CRASH = "data/crash.txt"
-TRIES = 3
-# The longest watchdog the RP2040 has: its 24-bit counter at 2 ticks per us
-# (ports/rp2/machine_wdt.c: WDT_TIMEOUT_MAX 8388). Once started it cannot be stopped: that
-# file has no deinit, the pico SDK's watchdog_enable() is the only call. The app's own
-# watchdog task (app.py) then feeds it; a trial version that hangs before that resets.
-WDT_MS = 8388
-KEEP = (".frozen",)  # sys.path entries every version shares (the sim adds its board's folder)
-
+# sys.path entries every version shares (the sim adds its board's folder: sim/sim_main.py).
+KEEP = (".frozen",)
 record = None  # the boot record this boot runs under (None: the factory install)
 trial = False  # this boot is a try of a version on trial
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
+# Few names on purpose: every kiosk that was ever updated loads this at every boot, and each
+# name is an interned string (protocol/fwcore.py says why that counts).
 
 
 def read_json(path):
@@ -53,120 +38,78 @@ def read_json(path):
         with open(path) as f:
             return json.loads(f.read())
     except (OSError, ValueError):
-        return None
+        return None  # none, or damaged outside littlefs' guarantees
 
 
 def write_json(path, obj):
-    """Temp file + rename: the only way a record or the progress file is ever written."""
+    """Temp file + rename (littlefs renames atomically): the only way a record, the progress
+    or the crash file is written here."""
     with open(path + ".tmp", "w") as f:
-        f.write(json.dumps(obj))
+        f.write(obj if type(obj) is str else json.dumps(obj))
     os.rename(path + ".tmp", path)
 
 
-def read_record():
-    rec = read_json(RECORD)
-    if type(rec) is not dict or type(rec.get("slot")) is not str:
-        return None  # none, or damaged outside littlefs' guarantees: the factory install
-    return rec
-
-
-def write_record(rec):
-    if not _exists("fw"):
-        os.mkdir("fw")
-    write_json(RECORD, rec)
-
-
-def crash_line():
-    """The last line of data/crash.txt (the exception itself), or None."""
-    try:
-        with open(CRASH) as f:
-            text = f.read()
-    except OSError:
-        return None
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    return lines[-1].strip()[-200:] if lines else None
-
-
-def save_crash(e):
-    import io
-    buf = io.StringIO()
-    sys.print_exception(e, buf)  # type: ignore[attr-defined]
-    text = buf.getvalue()
-    try:
-        if not _exists("data"):
-            os.mkdir("data")
-        with open(CRASH + ".tmp", "w") as f:
-            f.write(text)
-        os.rename(CRASH + ".tmp", CRASH)
-    except OSError:
-        pass
-    return text
-
-
-def arm_watchdog(ms):
-    """The board's hardware watchdog (the sim replaces this with its model's)."""
-    import machine
-    return machine.WDT(timeout=ms)
-
-
-def reset():
-    """Boot again (the sim replaces this: its supervisor starts MicroPython again)."""
-    import machine
-    machine.reset()
-
-
-def rollback(rec):
-    """The trial used up its tries: back to the previous version, and say why."""
-    reason = crash_line() or "no status within %ds" % rec.get("trial_s", 180)
-    p = read_json(PROGRESS)
-    acc = p.get("acc", 0) if type(p) is dict else 0
-    write_json(PROGRESS, {"v": rec.get("v"), "n": rec.get("n", 0), "state": "rolled_back",
-                          "done": 0, "total": 0, "reason": reason,
-                          "acc": max(acc, rec.get("n", 0))})
-    back = {"slot": rec.get("prev", ""), "v": rec.get("prev_v"), "trial": False}
-    write_record(back)   # the progress first: a cut in between rolls back again, same reason
-    print("log loader: %s rolled back to %s: %s" % (rec.get("v"), back["v"], reason))
-    return back
-
-
-def choose():
-    """-> the app folder to run ("" = the factory install), counting a trial boot."""
-    global record, trial
-    rec = read_record()
-    if rec is not None and rec.get("trial"):
-        tries = rec.get("tries", 0) + 1
-        if tries > rec.get("max_tries", TRIES):
-            rec = rollback(rec)
-        else:
-            rec["tries"] = tries
-            write_record(rec)   # counted before the app runs: a hang or a cut uses a try
-            trial = True
-            print("log loader: %s on trial, boot %d of %d" % (rec.get("v"), tries,
-                                                              rec.get("max_tries", TRIES)))
-    record = rec
-    slot = rec.get("slot", "") if rec else ""
-    if slot and not (_exists("fw/" + slot + "/app.mpy") or _exists("fw/" + slot + "/app.py")):
-        print("log loader: fw/%s has no app: the factory install runs" % slot)
-        return ""
-    return slot
-
-
 def boot():
-    """main.py calls this: choose the version, put only its folder on sys.path, run it."""
-    slot = choose()
-    if slot:
-        folder = os.getcwd().rstrip("/") + "/fw/" + slot
-        # Only this version's folder: a module another version has (or the factory install
-        # at the root) can never be imported by mistake.
-        sys.path[:] = [folder, folder + "/lib"] + [p for p in sys.path if p in KEEP]
+    """main.py calls this: choose the version (counting a trial boot), put only its folder on
+    sys.path, run it."""
+    global record, trial
+    rec = read_json("fw/boot.json")
+    if type(rec) is not dict or type(rec.get("slot")) is not str:
+        rec = None  # the factory install
+    elif rec.get("trial"):
+        n = rec.get("tries", 0) + 1
+        if n > 3:
+            # The trial used up its tries: back to the previous version, and say why (the
+            # progress first: a cut before the record's rename rolls back again, same reason).
+            why = "no status within %ds" % rec.get("trial_s", 180)
+            try:
+                with open("data/crash.txt") as f:
+                    why = [s for s in f.read().split("\n") if s.strip()][-1].strip()[-200:]
+            except (OSError, IndexError):
+                pass
+            p = read_json("data/update.json")
+            n = rec.get("n", 0)
+            write_json("data/update.json", {
+                "v": rec.get("v"), "n": n, "state": "rolled_back", "done": 0, "total": 0,
+                "reason": why, "acc": max(p.get("acc", 0) if type(p) is dict else 0, n)})
+            print("log loader: %s rolled back to %s: %s" % (rec.get("v"), rec.get("prev_v"), why))
+            rec = {"slot": rec.get("prev", ""), "v": rec.get("prev_v"), "trial": False}
+        else:
+            rec["tries"] = n  # counted before the app runs: a hang or a cut uses a try
+            trial = True
+            print("log loader: %s on trial, boot %d of 3" % (rec.get("v"), n))
+        write_json("fw/boot.json", rec)
+    record = rec
+    if rec and rec["slot"]:
+        folder = os.getcwd().rstrip("/") + "/fw/" + rec["slot"]
+        try:
+            os.stat(folder + "/app.mpy")
+            # Only this version's folder: a module of another version (or of the factory
+            # install at the root) can never be imported by mistake.
+            sys.path[:] = [folder, folder + "/lib"] + [p for p in sys.path if p in KEEP]
+        except OSError:
+            print("log loader: %s has no app: the factory install runs" % folder)
+    import machine
     if trial:
-        arm_watchdog(WDT_MS)
+        # The longest watchdog the RP2040 has (ports/rp2/machine_wdt.c: WDT_TIMEOUT_MAX 8388,
+        # its 24-bit counter at 2 ticks a microsecond). Once started it cannot be stopped:
+        # that file has no deinit. The app's watchdog task feeds it; a trial version that
+        # hangs before that resets, and uses up a try.
+        machine.WDT(timeout=8388)
     try:
         import app
     except Exception as e:
         if not trial:
             raise  # the factory or a confirmed version: as before, the console shows it
-        print("log crash at import: " + save_crash(e).replace("\n", " | "))
-        reset()
+        import io
+        s = io.StringIO()
+        sys.print_exception(e, s)  # type: ignore[attr-defined]
+        s = s.getvalue()
+        try:
+            write_json("data/crash.txt", s)
+        except OSError:
+            pass
+        print("log crash at import: " + s.replace("\n", " | "))
+        machine.reset()
         return
     app.boot()

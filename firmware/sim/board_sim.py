@@ -19,7 +19,6 @@ import json
 import sys
 import time
 
-REBOOT_RC = 4  # exit code of a reset by the loader or updater: the supervisor boots again
 BDEV = None   # set by sim_main: the counting block device under /flash
 CFG = {}  # type: dict  # set by sim_main: the command line of `civic kiosk sim`
 

@@ -41,21 +41,15 @@ else:
     path = [here, code, cfg["root"]]
 sys.path[:] = path + [".frozen"]
 
-
-def reboot():
-    # The loader's and the updater's reset: the supervisor (hub/kiosk_tools/sim.py) starts
-    # MicroPython again on the same flash, as a Pico W boots again after machine.reset().
-    board_sim.out("reset")
-    sys.exit(board_sim.REBOOT_RC)
-
-
+# The Pico W's `machine` as far as the loader uses it: the watchdog and reset() (the
+# supervisor in hub/kiosk_tools/sim.py starts MicroPython again on the same flash).
+sys.modules["machine"] = picow.Machine(board_sim.out)
 try:
+    os.stat("fw/boot.json")
     import bootsel
     bootsel.KEEP = (here, ".frozen")  # the sim's board is no part of any version
-    bootsel.reset = reboot
-    bootsel.arm_watchdog = lambda ms: picow.Machine(board_sim.out).WDT(0, ms)
-except ImportError:
-    pass  # a build from before the loader: its main.py imports app itself
+except (OSError, ImportError):
+    pass  # no update installed (main.py runs the factory app), or a build without a loader
 try:
     src = open(code + "/main.py").read()
 except OSError:
