@@ -81,6 +81,12 @@ class Kiosk:
             except protocol.ProtocolError:
                 pass
         self.sender = Sender(self)
+        # Firmware updates (docs/UPDATES.md): the last offer's progress as the status carries
+        # it, kept on flash (it survives the reset into a new version, or back); the updater
+        # and the trial are loaded only while they have work (updater.py, trial.py).
+        self.update = files.read_json(data + "/update.json")
+        self.fwu = None
+        self.trial = None
 
     # ---- the press path: synchronous, flash only ---------------------------------------
     def press(self, btn, now=None):
@@ -137,6 +143,10 @@ class Kiosk:
         if topic == self.topics["receipt"]:
             self.sender.on_receipt(payload)
             return
+        if topic == self.topics["chunk"] or topic == self.topics["update"]:
+            import fwgate  # firmware updates: loaded with the first offer (docs/UPDATES.md)
+            fwgate.route(self, topic, payload)
+            return
         if topic != self.topics["config"]:
             return
         try:
@@ -156,7 +166,8 @@ class Kiosk:
               "mem_free": gc.mem_free(), "rssi": self.board.rssi(),
               "config_rev": max(self.cfg_rev, 0), "filtered": self.rules.filtered,
               "ts": self.clock.now(), "refused": self.q.refused, "damaged": self.q.bad,
-              "synced": self.clock.base is not None, "crash": self.crash}
+              "synced": self.clock.base is not None, "crash": self.crash,
+              "update": self.update}
         return protocol.encode_status(True, **st)
 
     # ---- tasks ---------------------------------------------------------------------------
@@ -199,8 +210,11 @@ class Kiosk:
                     # the next one or a resend heals a lost one, and a PUBACK of ours after
                     # every receipt would meet Nagle's algorithm and a delayed ACK on the next
                     # taps message (measured: +40 ms a message, drain 37,000 -> 1,400 taps/s).
-                    got = await m.subscribe([self.topics["config"], self.topics["receipt"]],
-                                            [1, 0])
+                    # The offer of a firmware update (retained, QoS 1) and its chunks (QoS 0:
+                    # a lost one is asked for again) in the same SUBSCRIBE.
+                    t = self.topics
+                    got = await m.subscribe([t["config"], t["receipt"], t["update"], t["chunk"]],
+                                            [1, 0, 1, 0])
                     self.sender.reconnected(got[1:2] != b"\x80")
                     self.mqtt = m
                     self.board.log("mqtt connected")
@@ -242,6 +256,8 @@ class Kiosk:
             if m and m.connected:
                 try:
                     await m.publish(self.topics["status"], self.status(), 1, True, 10000)
+                    if self.trial:
+                        self.trial.confirm()  # on trial: this version reached the broker
                     if self.crash and files.exists(self.data + "/crash.txt"):
                         # Reported (PUBACKed): the next boot must not report it again, or
                         # the hub could not tell one crash from a crash loop.
@@ -302,6 +318,10 @@ class Kiosk:
     async def main(self):
         asyncio.get_event_loop().set_exception_handler(self.on_task_error)
         self.board.log("kiosk %s boot %d queue %d" % (self.kid, self.boot, self.q.count))
+        bs = sys.modules.get("bootsel")
+        if bs and bs.trial:
+            import trial  # a new version on trial: it must reach the broker in time
+            self.trial = trial.Trial(self, bs)
         tasks = [self.timekeeper(), self.sender.run(), self.link(), self.heartbeat(),
                  self.watchdog(), self.board.inputs(self)]
         for t in tasks:

@@ -222,14 +222,18 @@ def kiosk():
 @click.option("--flash-timing", type=click.Choice(["on", "off"]), default="on",
               show_default=True,
               help="Model the flash chip's erase and program times (the loop blocked).")
+@click.option("--update-key", default=None, metavar="HEX", envvar="CIVIC_UPDATE_KEY",
+              help="The kiosk's firmware-update key (hex; docs/UPDATES.md), else "
+                   "$CIVIC_UPDATE_KEY (never shown in ps), else settings.json's update_key.")
 def kiosk_sim(kiosk_id, broker, user, password, flash_dir, heap, build_dir, boot_flash, ntp,
-              hold, queue_max, ticks_start, flash_timing):
+              hold, queue_max, ticks_start, flash_timing, update_key):
     """Run the real firmware under MicroPython with a simulated board (commands on stdin)."""
     from hub.kiosk_tools.sim import run_sim
     sys.exit(run_sim(kiosk_id=kiosk_id, broker=broker, user=user, password=password,
                      flash_dir=flash_dir, heap=heap, build_dir=build_dir,
                      boot_flash=boot_flash, ntp=ntp, hold=hold, queue_max=queue_max,
-                     ticks_start=ticks_start, flash_timing=flash_timing == "on"))
+                     ticks_start=ticks_start, flash_timing=flash_timing == "on",
+                     update_key=update_key))
 
 
 @kiosk.command("provision")

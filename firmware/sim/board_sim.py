@@ -73,7 +73,7 @@ class Board:
         import files
         out("fw %s" % getattr(sys.modules.get("app"), "FW", "?"))  # every boot, as the console
         s = files.read_json("settings.json", {}) or {}
-        for k in ("id", "broker", "user", "password", "ntp", "queue_max", "ca"):
+        for k in ("id", "broker", "user", "password", "ntp", "queue_max", "ca", "update_key"):
             if self.cfg.get(k) is not None:
                 s[k] = self.cfg[k]
         s.setdefault("measure_heap", True)  # the sim reports its live heap peak in `stats`
@@ -262,7 +262,9 @@ class Board:
     # ---- the rest of the board -------------------------------------------------------------
     def watchdog(self):
         import picow
-        self.wdt = picow.Watchdog(self.s.get("wdt_ms", picow.WDT_MAX_MS), out)
+        # One hardware watchdog: the loader may have started it already (a trial boot).
+        self.wdt = picow.state["wdt"] or picow.Watchdog(self.s.get("wdt_ms", picow.WDT_MAX_MS),
+                                                        out)
         return self.wdt
 
     def safe_boot(self):

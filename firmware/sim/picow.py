@@ -227,6 +227,11 @@ class Machine:
     def __init__(self, out=print):
         self.out = out
 
+    def reset(self):
+        """machine.reset(): the sim's supervisor boots it again (exit code 4)."""
+        self.out("reset")
+        sys.exit(4)
+
     def WDT(self, id=0, timeout=WDT_MAX_MS):
         w = state["wdt"]
         if w is None:

@@ -2,7 +2,9 @@
 
 Mounts DIR/flash.img at /flash, makes it the current folder (the Pico W's "/"), puts the
 chosen code on sys.path (the repository sources, a compiled build, or what is on the flash)
-and runs that code's main.py, exactly the file a Pico W runs at power-on.
+and runs that code's main.py, exactly the file a Pico W runs at power-on. Its loader
+(bootsel.py) then runs the version the flash's boot record names, if an update installed one:
+whatever the repository's firmware/ holds, the kiosk runs what is on its flash.
 """
 import json
 import os
@@ -38,6 +40,16 @@ else:
     code = cfg["code"]
     path = [here, code, cfg["root"]]
 sys.path[:] = path + [".frozen"]
+
+# The Pico W's `machine` as far as the loader uses it: the watchdog and reset() (the
+# supervisor in hub/kiosk_tools/sim.py starts MicroPython again on the same flash).
+sys.modules["machine"] = picow.Machine(board_sim.out)
+try:
+    os.stat("fw/boot.json")
+    import bootsel
+    bootsel.KEEP = (here, ".frozen")  # the sim's board is no part of any version
+except (OSError, ImportError):
+    pass  # no update installed (main.py runs the factory app), or a build without a loader
 try:
     src = open(code + "/main.py").read()
 except OSError:

@@ -3,7 +3,7 @@
     main.py                  stays source (the file MicroPython runs at power-on; a few lines)
     boot.py                  stays source, if the firmware has one
     <module>.mpy             every other file listed in firmware/MANIFEST
-    lib/protocol/__init__.mpy, lib/protocol/v1.mpy, lib/protocol/receipts.mpy
+    lib/protocol/__init__.mpy, v1.mpy, receipts.mpy, fwcore.mpy (what a kiosk needs of updates.py)
     build.json               what was built: versions, sizes and hashes (flash and a kiosk's
                              status can be traced back to it)
 
@@ -85,7 +85,7 @@ def plan(firmware_dir=FIRMWARE, protocol_dir=PROTOCOL):
             out.append((src, rel, False))
         else:
             out.append((src, rel[:-3] + ".mpy", True))
-    for name in ("__init__.py", "v1.py", "receipts.py"):
+    for name in ("__init__.py", "v1.py", "receipts.py", "fwcore.py"):
         out.append((os.path.join(protocol_dir, name), "lib/protocol/" + name[:-3] + ".mpy", True))
     return out
 

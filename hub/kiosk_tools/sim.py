@@ -31,12 +31,16 @@ def micropython_exe():
     return exe
 
 
-# The Pico W's watchdog ends the MicroPython process with SIGUSR1 (firmware/sim/picow.py); the
-# board then boots again on the same flash. A tiny shell stays the parent for that (and the
-# model ends MicroPython if that parent goes away, so a kill -9 of this pid is still a power
-# cut). Every other exit (crash reset 3, safe boot 0, errors) ends the sim with its code.
-SUPERVISOR = ('while :; do "$@"; rc=$?; [ "$rc" -eq 138 ] || exit "$rc"; '
-              'echo "log power on after watchdog reset"; done')
+# The Pico W's watchdog ends the MicroPython process with SIGUSR1 (firmware/sim/picow.py), and
+# the firmware loader and updater reset the board with exit code 4 (firmware/sim/sim_main.py:
+# into a new version on trial, back after a failed one); the board then boots again on the
+# same flash. A tiny shell stays the parent for that (and the model ends MicroPython if that
+# parent goes away, so a kill -9 of this pid is still a power cut). Every other exit (crash
+# reset 3, safe boot 0, errors) ends the sim with its code.
+SUPERVISOR = ('while :; do "$@"; rc=$?; '
+              'if [ "$rc" -eq 138 ]; then echo "log power on after watchdog reset"; '
+              'elif [ "$rc" -eq 4 ]; then echo "log power on after reset"; '
+              'else exit "$rc"; fi; done')
 
 
 # What the Pico W model itself holds on the MicroPython heap (firmware/sim/picow.py, the stdin
@@ -66,7 +70,7 @@ def parse_ticks(text):
 
 def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_dir=None,
                 boot_flash=False, ntp=None, hold=False, queue_max=None, ticks_start=None,
-                flash_timing=True):
+                flash_timing=True, update_key=None):
     """-> (argv, env) that start one simulated kiosk."""
     os.makedirs(flash_dir, exist_ok=True)
     if build_dir and boot_flash:
@@ -82,6 +86,17 @@ def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_
            "mode": "src", "id": kiosk_id, "broker": broker, "user": user,
            "password": password, "ntp": ntp, "hold": hold, "queue_max": queue_max,
            "ticks_start": parse_ticks(ticks_start), "flash_timing": bool(flash_timing)}
+    # The kiosk's update key (docs/UPDATES.md): --update-key, else $CIVIC_UPDATE_KEY (never in
+    # ps), else settings.json's `update_key` on the flash.
+    key = update_key or os.environ.get("CIVIC_UPDATE_KEY")
+    if key:
+        try:
+            if len(bytes.fromhex(key)) < 16:
+                raise ValueError
+        except ValueError:
+            raise SystemExit("Error: --update-key must be hex, at least 32 digits (the key "
+                             "`civic kiosk provision` made for this kiosk)")
+        cfg["update_key"] = key.lower()
     if build_dir:
         build = os.path.abspath(build_dir)
         if not os.path.exists(os.path.join(build, "main.py")):

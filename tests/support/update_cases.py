@@ -87,6 +87,7 @@ def case_offer_refused():
     bad({"files": [["a//x.mpy", 1, HEX]]}, "files[0]: bad path")
     bad({"files": [["A.mpy", 1, HEX]]}, "files[0]: bad path")
     bad({"files": [["main.py", 1, HEX]]}, "files[0]: main.py belongs to the loader")
+    bad({"files": [["bootsel.mpy", 1, HEX]]}, "files[0]: bootsel.mpy belongs to the loader")
     bad({"files": [["a.mpy", -1, HEX]]}, "files[0]: size")
     bad({"files": [["a.mpy", 1, HEX.upper()]]}, "files[0]: sha256")
     bad({"files": [["a.mpy", 1]]}, "files[0]: not")
