@@ -76,6 +76,27 @@ def test_demo_runs_the_whole_system(tmp_path):
         d.conn.close()
         assert len(cfgs) == 8 and all("eservices" in c["offers"] for c in cfgs.values())
         assert all(("basics" in c["offers"]) == (dist[k] == "north") for k, c in cfgs.items())
+
+        # A firmware update from the dashboard: the demo's release, rolled out on Admin >
+        # Firmware to one kiosk, which then reports the new version on Kiosk health.
+        assert re.search(r"Firmware: +release 1\.0\.1 is ready", "".join(out)), "".join(out)
+        page = opener.open("http://127.0.0.1:%d/admin/firmware" % port, timeout=5).read().decode()
+        form = {"version": "1.0.1", "target": "kiosk", "kiosk": "demo-library-1"}
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        if csrf:
+            form["csrf_token"] = csrf.group(1)
+        opener.open("http://127.0.0.1:%d/admin/firmware/rollout" % port,
+                    urllib.parse.urlencode(form).encode(), timeout=5)
+
+        def fw_of(kiosk):
+            kiosks = api("/api/v1/kiosk-health?q=%s" % kiosk)["kiosks"]
+            return [(k["fw"], (k["update"] or {}).get("state")) for k in kiosks]
+        assert wait_until(lambda: fw_of("demo-library-1") == [("1.0.1", "confirmed")], 120), \
+            fw_of("demo-library-1")
+        assert fw_of("demo-station-3") == [("1.0.0", None)]   # the others were not offered it
+        health = opener.open("http://127.0.0.1:%d/kiosks?q=demo-library-1" % port,
+                             timeout=5).read().decode()
+        assert "update to 1.0.1: confirmed" in health
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

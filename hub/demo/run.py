@@ -11,8 +11,10 @@ ones), the districts' invented boundaries and populations (districts.geojson bes
 file, imported as `civic districts import` does), and a few help offers with attendance.
 
 Firmware updates are ready to try: each demo kiosk has its update key (given to its sim in
-$CIVIC_UPDATE_KEY, never on a command line), and a release one step newer than the firmware
-the kiosks run (1.0.0 -> 1.0.1) is built and recorded at start, so a staff member can roll it
+$CIVIC_UPDATE_KEY, never on a command line), the kiosks run the firmware compiled as it is
+flashed (`civic kiosk build`: the updater needs the RAM that compiling sources would take),
+and a release one step newer than the firmware they run (1.0.0 -> 1.0.1) is built and
+recorded at start, so a staff member can roll it
 out from Admin > Firmware and watch the kiosk report it on Kiosk health (docs/UPDATES.md).
 """
 import os
@@ -173,6 +175,18 @@ def _demo_release(db):
         d.conn.close()
 
 
+def _factory_build(flash_root):
+    """The firmware compiled as a board gets it, for the sims (--build). -> its folder, or None
+    (then the sims run the sources)."""
+    out = os.path.join(flash_root, "build")
+    try:
+        releases.kiosk_build.build(out)
+        return out
+    except releases.kiosk_build.BuildError as e:
+        print("  (the kiosks run the firmware's sources: %s)" % e)
+        return None
+
+
 def _tapper(proc, district, stop):
     """Presses like people do: a few seconds apart, mostly mood, sometimes a skill."""
     rnd = random.Random()
@@ -216,6 +230,7 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
     password, keys = _setup_db(db, kiosk_ids)
     release = _demo_release(db)
     flash_root = os.path.abspath(db) + ".kiosks"
+    build = _factory_build(flash_root)
     procs, stop = [], threading.Event()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     try:
@@ -229,7 +244,8 @@ def run_demo(kiosks=8, http_port=8080, db="civic.db"):
             d = os.path.join(flash_root, kid)
             os.makedirs(d, exist_ok=True)
             p = subprocess.Popen([CIVIC, "kiosk", "sim", "--id", kid, "--broker", broker.url,
-                                  "--dir", d], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  "--dir", d] + (["--build", build] if build else []),
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                  text=True, env=dict(env, CIVIC_UPDATE_KEY=keys[kid]))
             procs.append(p)
             threading.Thread(target=_tapper, args=(p, DISTRICTS[i % 4], stop), daemon=True).start()
