@@ -190,7 +190,8 @@ def report(conn, district=None):
     for (kid, dist, online, fw, seen, has_key, n, v, st, reason, done, total, crash, at,
          upd) in conn.execute(sql + " ORDER BY k.id", args):
         kiosks.append({"id": kid, "district": dist, "online": bool(online), "fw": fw,
-                       "last_seen": seen, "update_key": bool(has_key),
+                       "last_seen": None if seen is None else int(seen),
+                       "update_key": bool(has_key),
                        "update": None if n is None else {
                            "version": v, "n": n, "state": st, "reason": reason, "done": done,
                            "total": total, "crash": crash, "offered_at": at,
