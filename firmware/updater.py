@@ -165,6 +165,19 @@ class Updater:
 
     # ---- the download: one task, one fetch outstanding, then the switch -------------------
     async def run(self, offer, wipe):
+        while True:
+            try:
+                await self.steps(offer, wipe)
+                return
+            except Exception as e:
+                # Out of heap, a flash error: the update waits and goes on from where its
+                # files stand (never a crash: taps come first).
+                self.k.board.log("update: %r, going on in 10 s" % (e,))
+                wipe = False
+                self.done = 0
+                await asyncio.sleep_ms(10000)
+
+    async def steps(self, offer, wipe):
         k = self.k
         slot = "b" if self.slot == "a" else "a"
         folder = "fw/" + slot

@@ -139,3 +139,35 @@ class ReleaseServer:
     def served(self):
         with self.lock:
             return list(self.fetches)
+
+
+def flash_files(flash_dir):
+    """Every file on a (stopped) sim kiosk's flash, as {path: size}, read with the sim's own
+    littlefs driver."""
+    import json
+    import subprocess
+    from tests.support.procs import BIN, ROOT
+    script = (
+        "import sys, os, json\nsys.path[:0] = [%r]\nimport blockdev\n"
+        "blockdev.mount(%r, '/flash')\nout = {}\n"
+        "def walk(d):\n"
+        "    for e in os.ilistdir(d):\n"
+        "        p = d + '/' + e[0]\n"
+        "        if e[1] == 0x4000:\n"
+        "            walk(p)\n"
+        "        else:\n"
+        "            out[p[7:]] = e[3]\n"
+        "walk('/flash')\nprint(json.dumps(out))\n"
+        % (os.path.join(ROOT, "firmware", "sim"), os.path.join(str(flash_dir), "flash.img")))
+    r = subprocess.run([os.path.join(BIN, "micropython"), "-c", script], capture_output=True,
+                       text=True, timeout=60, check=True)
+    return json.loads(r.stdout)
+
+
+def factory_build(work_dir):
+    """The current firmware compiled as `civic kiosk build` makes it (what a kiosk runs):
+    update tests boot it with --build, as the old version."""
+    out = os.path.join(str(work_dir), "factory")
+    if not os.path.exists(os.path.join(out, "build.json")):
+        build.build(out)
+    return out
