@@ -185,7 +185,7 @@ class Updater:
             # The slot's old content goes first (an abandoned download, the version before
             # last), then the offer is taken on flash: a cut between wipes it again.
             _wipe(folder)
-            self.report(offer, "downloading", None, offer["n"])
+        self.report(offer, "downloading", None, offer["n"])
         files.makedirs(folder)
         for i in range(len(offer["files"])):
             path, size, sha = offer["files"][i]

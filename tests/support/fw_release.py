@@ -69,7 +69,8 @@ class ReleaseServer:
     may change what is served; offer_payload, when set, is published instead of the signed
     offer (a tampered manifest)."""
 
-    def __init__(self, port, kiosk, release, n, key=KEY, chunk_max=2048, tamper=None):
+    def __init__(self, port, kiosk, release, n, key=KEY, chunk_max=2048, tamper=None,
+                 delay=0.0):
         self.port = port
         self.kiosk = kiosk
         self.release = release
@@ -77,6 +78,7 @@ class ReleaseServer:
         self.key = key
         self.chunk_max = chunk_max
         self.tamper = tamper
+        self.delay = delay          # seconds before each chunk goes out (a Wi-Fi round trip)
         self.lock = threading.Lock()
         self.fetches = []           # (f, off, len) of every fetch answered
         self.refused = []           # fetches not of the offered release
@@ -134,7 +136,11 @@ class ReleaseServer:
             data = self.tamper(req["f"], req["off"], data)
         with self.lock:
             self.fetches.append((req["f"], req["off"], req["len"]))
-        client.publish(t, updates.encode_chunk(req["v"], req["f"], req["off"], data), qos=0)
+        msg = updates.encode_chunk(req["v"], req["f"], req["off"], data)
+        if self.delay:
+            threading.Timer(self.delay, client.publish, (t, msg, 0)).start()
+        else:
+            client.publish(t, msg, qos=0)
 
     def served(self):
         with self.lock:
