@@ -256,3 +256,15 @@ def test_offers_refused_before_anything_is_fetched(tmp_path, broker, collector, 
         if srv:
             srv.stop()
     assert not [p for p in fr.flash_files(tmp_path / kid) if p.startswith("fw/")]
+
+
+def test_the_sim_takes_the_update_key_from_the_option_or_the_environment(tmp_path):
+    import os
+    import subprocess
+    from tests.support.procs import BIN
+    cmd = [os.path.join(BIN, "civic"), "kiosk", "sim", "--dir", str(tmp_path / "k"), "--id",
+           "k-1", "--broker", "mqtt://127.0.0.1:1"]
+    env = dict(os.environ, CIVIC_UPDATE_KEY="not-hex")
+    for args, env in ((["--update-key", "abc"], None), ([], env)):
+        r = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30, env=env)
+        assert r.returncode != 0 and "--update-key must be hex" in r.stderr, (r.stdout, r.stderr)
