@@ -268,3 +268,37 @@ def test_the_sim_takes_the_update_key_from_the_option_or_the_environment(tmp_pat
     for args, env in ((["--update-key", "abc"], None), ([], env)):
         r = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30, env=env)
         assert r.returncode != 0 and "--update-key must be hex" in r.stderr, (r.stdout, r.stderr)
+
+
+def test_a_second_update_goes_to_the_other_folder_and_keeps_the_queue(tmp_path, broker,
+                                                                     collector, work):
+    kid = "upd-twice-1"
+    collector.push_config(kid, OPEN_RULES)
+    k = kiosk(tmp_path, kid, broker, work).start()
+    srv = None
+    try:
+        k.wait_line(r"^log config rev 1")
+        broker.stop()                       # taps queued on flash across both updates
+        for i in range(20):
+            k.press(i % 8)
+        queued = k.wait_count("ack", 20)
+        broker.start()
+        srv = fr.ReleaseServer(broker.port, kid, fr.make_release(work, NEW), 1).start()
+        state(collector, kid, "confirmed", timeout=90)
+        srv.stop(withdraw=False)
+        srv = fr.ReleaseServer(broker.port, kid, fr.make_release(work, "1.2.0"), 2).start()
+        k.wait_line(r"^fw 1.2.0", timeout=90)
+        st = collector.wait_status(kid, lambda s: s.get("fw") == "1.2.0" and
+                                   (s.get("update") or {}).get("state") == "confirmed")
+        assert st["update"]["n"] == 2
+        k.press(3)
+        last = k.wait_count("ack", 21)[-1]
+        assert last == max(queued) + 1   # one seq counter through every version
+        assert collector.wait_seqs(kid, queued + [last]) == []
+        assert fw_lines(k) == ["fw " + OLD, "fw " + NEW, "fw 1.2.0"]
+    finally:
+        k.kill()
+        if srv:
+            srv.stop()
+    files = fr.flash_files(tmp_path / kid)
+    assert "fw/a/app.mpy" in files and "fw/b/app.mpy" in files
