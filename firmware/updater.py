@@ -24,12 +24,13 @@ from fwversion import VERSION as FW
 from protocol import ProtocolError
 from protocol import fwcore
 
-# A fetch unanswered 3 s is asked again, the wait doubling to 30 s; pieces of 512 bytes by
-# default (settings update_chunk; the offer caps it: a 1 KB piece needs ~6 KB of heap while
-# its message is decoded, and under `--heap 128K` the heap has no such holes to spare); 20 ms between pieces and at most 2 s of
-# waiting for the sender to empty: presses and taps go first; 3 fetches of a file whose
-# SHA-256 stays wrong, then failed; 24 blocks left free after the staged release (the queue
-# keeps ~1,500 taps of room beside its own reserve). Numbers, not names (see above).
+# A fetch unanswered 3 s is asked again, the wait doubling to 30 s. Pieces of 512 bytes by
+# default (settings update_chunk; the offer caps it): a 1 KB piece needs ~6 KB of heap while
+# its message is decoded, and under `--heap 128K` the heap has few such holes. 20 ms between
+# pieces, and at most 2 s of waiting for the sender to empty: presses and taps go first.
+# 3 fetches of a file whose SHA-256 stays wrong, then failed. 24 blocks left free after the
+# staged release (the queue keeps ~1,500 taps of room beside its own reserve). Written as
+# numbers where they are used, not as names: see the docstring.
 
 
 def _wipe(path):
