@@ -14,7 +14,8 @@ from hub.store import (schema_alerts, schema_core, schema_firmware, schema_inges
 MIGRATIONS = (schema_core.MIGRATIONS + schema_ingest.MIGRATIONS + schema_web.MIGRATIONS
               + schema_provision.MIGRATIONS + schema_alerts.MIGRATIONS
               + schema_opendata.MIGRATIONS + schema_security.MIGRATIONS
-              + schema_offers.MIGRATIONS + schema_firmware.MIGRATIONS + schema_web.LATER)
+              + schema_offers.MIGRATIONS + schema_firmware.MIGRATIONS + schema_web.LATER
+              + schema_provision.LATER)
 
 
 class _InTransaction:

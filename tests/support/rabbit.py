@@ -1,0 +1,236 @@
+"""A real three-node RabbitMQ cluster on loopback, started by a test (Debian's rabbitmq-server,
+installed by scripts/system-deps; never the system service).
+
+Every node is its own Erlang VM with its own name (civicN-<tag>@localhost), ports, data and log
+folders in the test's temporary folder, and its own epmd port (ERL_EPMD_PORT), so clusters of
+tests running side by side (pytest-xdist) never meet. The nodes share an Erlang cookie through a
+HOME of their own (the CLI tools read $HOME/.erlang.cookie too). They start from the
+rabbitmq.conf and definitions.json `civic broker config --kind rabbitmq` writes, with only the
+listener ports replaced, and find each other by classic peer discovery.
+
+kill(i) is a crash (SIGKILL to the node's process group: its VM and helpers); stop(i) a clean
+stop (rabbitmqctl stop); start(i) boots a node again on the same data, and it rejoins.
+"""
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+
+from tests.support.procs import free_port, port_open, wait_until
+
+RMQ_BIN = "/usr/lib/rabbitmq/bin"
+BOOT_S = 90
+
+
+def installed():
+    return os.path.exists(os.path.join(RMQ_BIN, "rabbitmq-server"))
+
+
+def require():
+    if not installed():
+        raise RuntimeError("rabbitmq-server is not installed: run `make test` (scripts/system-deps "
+                           "installs it)")
+
+
+class Cluster:
+    def __init__(self, workdir, conf_dir, size=3):
+        """conf_dir: where `civic broker config --kind rabbitmq` wrote its files."""
+        require()
+        self.dir = str(workdir)
+        self.conf_dir = str(conf_dir)
+        self.tag = secrets.token_hex(3)
+        self.epmd = free_port()
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(self.home, exist_ok=True)
+        cookie = os.path.join(self.home, ".erlang.cookie")
+        with open(cookie, "w") as f:
+            f.write(secrets.token_hex(16).upper())
+        os.chmod(cookie, 0o400)
+        self.names = ["civic%d-%s@localhost" % (i + 1, self.tag) for i in range(size)]
+        self.mqtt_ports = [free_port() for _ in range(size)]
+        self.amqp_ports = [free_port() for _ in range(size)]
+        self.dist_ports = [free_port() for _ in range(size)]
+        self.procs = [None] * size
+        self.logs = [os.path.join(self.dir, "node%d.out" % (i + 1)) for i in range(size)]
+        base = open(os.path.join(self.conf_dir, "rabbitmq.conf")).read()
+        self.tls = "mqtt.listeners.ssl.default" in base
+        for i in range(size):
+            self._write_conf(i, base)
+
+    def _write_conf(self, i, base):
+        lines = [ln for ln in base.splitlines()
+                 if not re.match(r"(mqtt\.listeners\.|listeners\.|cluster_formation\.)", ln)]
+        kind = "ssl" if self.tls else "tcp"
+        lines += ["mqtt.listeners.%s.default = 127.0.0.1:%d" % (kind, self.mqtt_ports[i]),
+                  "listeners.tcp.default = 127.0.0.1:%d" % self.amqp_ports[i],
+                  "cluster_formation.peer_discovery_backend = classic_config"]
+        lines += ["cluster_formation.classic_config.nodes.%d = %s" % (j + 1, n)
+                  for j, n in enumerate(self.names)]
+        # A test cluster: quick to decide a peer is gone, no wait for a disk-full check.
+        lines += ["disk_free_limit.absolute = 50MB", "cluster_partition_handling = ignore"]
+        if self.tls:
+            lines.append("mqtt.listeners.tcp = none")
+        d = os.path.join(self.dir, "n%d" % (i + 1))
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "rabbitmq.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with open(os.path.join(d, "enabled_plugins"), "w") as f:
+            f.write("[rabbitmq_mqtt].\n")
+
+    def env(self, i):
+        d = os.path.join(self.dir, "n%d" % (i + 1))
+        e = dict(os.environ)
+        e.update({
+            "HOME": self.home, "ERL_EPMD_PORT": str(self.epmd), "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODENAME": self.names[i],
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.amqp_ports[i]),
+            "RABBITMQ_DIST_PORT": str(self.dist_ports[i]),
+            "RABBITMQ_CONFIG_FILE": os.path.join(d, "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(d, "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": os.path.join(d, "mnesia"),
+            "RABBITMQ_LOG_BASE": os.path.join(d, "log"),
+            "RABBITMQ_PID_FILE": os.path.join(d, "node.pid"),
+            "RABBITMQ_CONF_ENV_FILE": os.path.join(d, "rabbitmq-env.conf"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+        })
+        e.pop("RABBITMQ_ERLANG_COOKIE", None)
+        return e
+
+    def start(self, i):
+        out = open(self.logs[i], "ab")
+        self.procs[i] = subprocess.Popen([os.path.join(RMQ_BIN, "rabbitmq-server")],
+                                         env=self.env(i), stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+
+    def start_all(self):
+        for i in range(len(self.names)):
+            self.start(i)
+        for i in range(len(self.names)):
+            self.wait_up(i)
+        self.wait_clustered()
+        return self
+
+    def wait_up(self, i, timeout=BOOT_S):
+        if not wait_until(lambda: port_open(self.mqtt_ports[i]), timeout, 0.2):
+            raise RuntimeError("RabbitMQ node %s did not open its MQTT port:\n%s"
+                               % (self.names[i], self.tail(i)))
+
+    def ctl(self, i, *args, timeout=60):
+        return subprocess.run([os.path.join(RMQ_BIN, "rabbitmqctl"), "-n", self.names[i]]
+                              + list(args), env=self.env(i), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def running_nodes(self, i=0):
+        r = self.ctl(i, "eval", "rabbit_nodes:all_running().")
+        return sorted(set(re.findall(r"civic\d-[0-9a-f]+@localhost", r.stdout)))
+
+    def wait_clustered(self, timeout=BOOT_S, via=None):
+        up = [j for j, p in enumerate(self.procs) if p and p.poll() is None]
+        want = sorted(self.names[j] for j in up)
+        got = wait_until(lambda: self.running_nodes(via if via is not None else up[0]) == want,
+                         timeout, 0.5)
+        if not got:
+            raise RuntimeError("RabbitMQ nodes did not form a cluster (%s running, want %s):\n%s"
+                               % (self.running_nodes(up[0]), want, self.tail(up[0])))
+
+    def kill(self, i):
+        p = self.procs[i]
+        if p and p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(10)
+
+    def stop(self, i):
+        """A clean stop, as an operator's rolling restart does."""
+        r = self.ctl(i, "stop", timeout=120)
+        p = self.procs[i]
+        if p:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                self.kill(i)
+        return r
+
+    def close(self):
+        for i in range(len(self.names)):
+            self.kill(i)
+        # epmd started by the first node lives on after it: end it (ours, on our own port).
+        epmd = shutil.which("epmd") or "/usr/bin/epmd"
+        subprocess.run([epmd, "-kill"], env=self.env(0), capture_output=True)
+
+    def queue_leader(self, name):
+        """The node leading a quorum queue (e.g. the hub's), or None."""
+        r = self.ctl(0, "list_queues", "-p", "civic", "name", "leader", "--no-table-headers",
+                     "--silent")
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if parts and parts[0] == name and len(parts) > 1:
+                return parts[1]
+        return None
+
+    def tail(self, i, n=40):
+        try:
+            with open(self.logs[i], errors="replace") as f:
+                text = f.read().splitlines()[-n:]
+        except OSError:
+            text = []
+        logdir = os.path.join(self.dir, "n%d" % (i + 1), "log")
+        for name in sorted(os.listdir(logdir)) if os.path.isdir(logdir) else []:
+            with open(os.path.join(logdir, name), errors="replace") as f:
+                text += ["== " + name] + f.read().splitlines()[-n:]
+        return "\n".join(text)
+
+    def urls(self, scheme=None):
+        scheme = scheme or ("mqtts" if self.tls else "mqtt")
+        return ["%s://127.0.0.1:%d" % (scheme, p) for p in self.mqtt_ports]
+
+
+def remove(path):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class RabbitSetup:
+    """Kiosks provisioned in a fresh hub database, `civic broker config --kind rabbitmq` run for
+    them (the real command's code), and a three-node cluster booted from its files."""
+
+    def __init__(self, workdir, kiosks, tls=None):
+        import json
+
+        from hub.fleet import provision
+        self.dir = str(workdir)
+        self.db = os.path.join(self.dir, "hub.db")
+        self.creds = {k: json.loads(provision.provision_kiosk(self.db, k, "north"))
+                      for k in kiosks}
+        conf = os.path.join(self.dir, "rabbit-conf")
+        report = json.loads(provision.write_rabbitmq_config(
+            self.db, conf, certfile=tls and tls[0], keyfile=tls and tls[1]))
+        assert report["kiosks"] == len(kiosks) and report["need_rotate"] == [], report
+        self.hub = report["hub"]
+        self.cluster = Cluster(os.path.join(self.dir, "cluster"), conf)
+
+    def start(self):
+        try:
+            self.cluster.start_all()
+        except BaseException:
+            self.cluster.close()
+            raise
+        return self
+
+    def url_list(self, first=0):
+        """The nodes' URLs as a kiosk or the hub is given them, starting at node `first`."""
+        u = self.cluster.urls()
+        return ",".join(u[first:] + u[:first])
+
+    def kiosk_args(self, kid):
+        return ["--user", kid, "--password", self.creds[kid]["password"]]
+
+    def close(self):
+        self.cluster.close()
