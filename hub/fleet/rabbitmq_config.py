@@ -43,6 +43,19 @@ DEFAULT_TLS_PORT = 8883
 PREFETCH = 5000     # = max_inflight_messages in hub/fleet/deploy/mosquitto.conf
 
 
+# A kiosk's clean session still gets a durable (auto-delete) classic queue for a QoS 1
+# subscription in 3.10, homed on the node it connected to: when that node dies, no other node
+# lets the kiosk declare it again ("home node ... is down") until the node is back, so the
+# kiosk could not subscribe anywhere. Mirrored on every node, a copy takes over instead. Only
+# firmware that subscribes at QoS 1 makes such queues (the hub's own queue is a quorum queue,
+# which takes no ha- keys); current firmware subscribes at QoS 0 (transient queues, removed
+# with their node).
+KIOSK_QUEUES_POLICY = {"vhost": VHOST, "name": "kiosk-qos1-subscriptions",
+                       "pattern": "^mqtt-subscription-.*qos1$", "apply-to": "queues",
+                       "priority": 0,
+                       "definition": {"ha-mode": "all", "ha-sync-mode": "automatic"}}
+
+
 def rabbit_hash(password, salt=None):
     """A password_hash RabbitMQ accepts (rabbit_password_hashing_sha256)."""
     salt = salt or os.urandom(4)
@@ -97,7 +110,8 @@ def definitions(accounts, kiosks, hub_user, version="3.10.8"):
             # room for reconnects that overlap a dying connection.
             "parameters": [{"vhost": VHOST, "component": "vhost-limits", "name": "limits",
                             "value": {"max-connections": 2 * len(kiosks) + 20}}],
-            "global_parameters": [], "policies": [], "queues": [], "exchanges": [],
+            "global_parameters": [], "policies": [KIOSK_QUEUES_POLICY], "queues": [],
+            "exchanges": [],
             "bindings": []}
 
 

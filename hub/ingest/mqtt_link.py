@@ -121,15 +121,15 @@ class MqttLink:
 
     def _next_broker(self, client):
         """After a lost or failed connection: paho's next reconnect goes to the next node.
-        Called from paho's callbacks, once the socket is closed (paho refuses otherwise)."""
+        Called from paho's callbacks, once the socket is closed."""
         if len(self.brokers) < 2 or self.stopping:
             return
         self.at = (self.at + 1) % len(self.brokers)
         self.host, self.port = self.brokers[self.at][:2]
-        try:
-            client.host, client.port = self.host, self.port
-        except RuntimeError:
-            pass  # still open: paho reconnects to the same node, the next loss moves on
+        # paho's own reconnect() reads _host/_port. Its public setters refuse while the state
+        # is "connection lost", which is exactly when this runs (paho 2.2, client.py
+        # _connection_closed), so the fields are set directly; the socket is closed here.
+        client._host, client._port = self.host, self.port
 
     def _on_connect_fail(self, client, userdata):
         err = client.connect_error

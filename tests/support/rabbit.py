@@ -166,9 +166,12 @@ class Cluster:
         epmd = shutil.which("epmd") or "/usr/bin/epmd"
         subprocess.run([epmd, "-kill"], env=self.env(0), capture_output=True)
 
+    def live(self):
+        return next(j for j, p in enumerate(self.procs) if p and p.poll() is None)
+
     def queue_leader(self, name):
         """The node leading a quorum queue (e.g. the hub's), or None."""
-        r = self.ctl(0, "list_queues", "-p", "civic", "name", "leader", "--no-table-headers",
+        r = self.ctl(self.live(), "list_queues", "-p", "civic", "name", "leader", "--no-table-headers",
                      "--silent")
         for line in r.stdout.splitlines():
             parts = line.split()
