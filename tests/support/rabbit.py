@@ -204,14 +204,15 @@ class RabbitSetup:
     """Kiosks provisioned in a fresh hub database, `civic broker config --kind rabbitmq` run for
     them (the real command's code), and a three-node cluster booted from its files."""
 
-    def __init__(self, workdir, kiosks, tls=None):
+    def __init__(self, workdir, kiosks, tls=None, db=None, creds=None):
+        """db and creds: kiosks provisioned already (bench/fleet), {id: {"password": ...}}."""
         import json
 
         from hub.fleet import provision
         self.dir = str(workdir)
-        self.db = os.path.join(self.dir, "hub.db")
-        self.creds = {k: json.loads(provision.provision_kiosk(self.db, k, "north"))
-                      for k in kiosks}
+        self.db = db or os.path.join(self.dir, "hub.db")
+        self.creds = creds or {k: json.loads(provision.provision_kiosk(self.db, k, "north"))
+                               for k in kiosks}
         conf = os.path.join(self.dir, "rabbit-conf")
         report = json.loads(provision.write_rabbitmq_config(
             self.db, conf, certfile=tls and tls[0], keyfile=tls and tls[1]))
