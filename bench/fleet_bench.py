@@ -8,7 +8,8 @@ Once every kiosk is connected, each one, for SECONDS:
   - taps at random (Poisson), one every TAP_EVERY seconds on average (default 20 s: about
     three times a busy library hour), each tap one QoS 1 taps message, as the firmware sends a
     press at once, and keeps it until the hub's receipt covers it (resent after a reconnect),
-  - subscribes to its config (QoS 1) and receipt (QoS 0), as the firmware does.
+  - subscribes to its config (QoS 1) and receipt (QoS 0), as the firmware does
+(bench/fleet_kiosks.py, one process per core, each thousands of bench/mqtt_lite.py clients).
 Then the kiosks wait for the receipts of everything they sent. Reported (last line, JSON):
 kiosks (connected at once), taps (PUBACKed by the broker), lost (PUBACKed and not in the hub's
 database), duplicates (counted more than once in the aggregates), hub_cpu_s and broker_cpu_s
@@ -22,15 +23,12 @@ firmware's flash queue and its timing, its batching of a backlog (up to 50 taps 
 TLS stack (mbedTLS on the Pico W) and Wi-Fi; the test suite covers those with real sims.
 """
 import argparse
-import asyncio
 import json
 import os
-import random
 import resource
 import shutil
 import signal
 import sqlite3
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,159 +36,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import protocol  # noqa: E402
-from mqtt_lite import LiteClient, MqttError  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 BIN = os.path.join(ROOT, ".venv", "bin")
 HUB_ID = "civic-hub-fleet"
-CONNECTS_AT_ONCE = 100      # TLS handshakes in flight per loader process
-
-
-# -- the simulated kiosks (role "kiosks", one process per core) ------------------------------
-class Kiosk:
-    def __init__(self, kid, password):
-        self.kid, self.password = kid, password
-        self.seq = 0
-        self.pending = {}      # seq -> payload, until a receipt covers it
-        self.acked = set()
-        self.receipt = None
-        self.client = None
-        self.reconnects = 0
-        self.t = {ch: protocol.topic(kid, ch) for ch in protocol.CHANNELS}
-
-    def on_message(self, topic, payload):
-        if topic == self.t["receipt"]:
-            try:
-                r = protocol.decode_receipt(payload)
-            except protocol.ProtocolError:
-                return
-            for s in [s for s in self.pending if protocol.receipt_covers(r, s)]:
-                del self.pending[s]
-
-    async def connect(self, host, port, ctx):
-        c = LiteClient(self.kid, self.kid, self.password, keepalive=20,
-                       will=(self.t["status"], protocol.encode_status(False), 1, True),
-                       on_message=self.on_message)
-        await c.connect(host, port, ssl=ctx)
-        await c.subscribe([(self.t["config"], 1), (self.t["receipt"], 0)])
-        self.client = c
-        for s in sorted(self.pending):           # unreceipted taps go again, as on a kiosk
-            self._send(s, self.pending[s])
-
-    def _send(self, seq, payload):
-        f = self.client.publish(self.t["taps"], payload, 1)
-        f.add_done_callback(lambda f, s=seq: f.exception() or self.acked.add(s))
-
-    def tap(self):
-        self.seq += 1
-        t = {"seq": self.seq, "ts": int(time.time()), "kind": "mood",
-             "value": random.randint(1, 4), "q": None}
-        if self.seq % 3 == 0:
-            t = {"seq": self.seq, "ts": t["ts"], "kind": "skill", "value": "basics", "q": None}
-        payload = protocol.encode_taps(1, [t])
-        self.pending[self.seq] = payload
-        if self.client and self.client.connected:
-            self._send(self.seq, payload)
-
-    def status(self, started):
-        if self.client and self.client.connected:
-            self.client.publish(self.t["status"], protocol.encode_status(
-                True, fw="bench", boot=1, uptime=int(time.time() - started),
-                queue=len(self.pending), mem_free=0, rssi=-60, config_rev=0, filtered=0,
-                ts=int(time.time())), 1, True)
-
-
-async def keep_connected(k, addr, ctx, stop):
-    while not stop.is_set():
-        await k.client.closed.wait()
-        if stop.is_set():
-            return
-        k.reconnects += 1
-        while not stop.is_set():
-            try:
-                await k.connect(addr[0], addr[1], ctx)
-                break
-            except (OSError, MqttError, asyncio.TimeoutError):
-                await asyncio.sleep(1 + random.random())
-
-
-async def run_kiosk(k, args, end, started):
-    next_status = time.time() + random.uniform(0, args.status_every)
-    next_tap = time.time() + random.expovariate(1.0 / args.tap_every)
-    while True:
-        now = time.time()
-        if now >= end:
-            return
-        if now >= next_status:
-            k.status(started)
-            next_status += args.status_every
-        if now >= next_tap:
-            k.tap()
-            next_tap += random.expovariate(1.0 / args.tap_every)
-        await asyncio.sleep(max(0.0, min(next_status, next_tap, end) - time.time()))
-
-
-async def kiosks_role(args):
-    creds = json.load(open(args.creds))
-    ids = sorted(creds)[args.first:args.first + args.count]
-    ports = [int(p) for p in args.ports.split(",")]
-    ctx = ssl.create_default_context(cafile=args.ca)
-    ks = [Kiosk(kid, creds[kid]) for kid in ids]
-    addrs = {k.kid: ("127.0.0.1", ports[(args.first + i) % len(ports)])
-             for i, k in enumerate(ks)}
-    gate = asyncio.Semaphore(CONNECTS_AT_ONCE)
-    done = 0
-    failed = []
-
-    async def connect(k):
-        nonlocal done
-        async with gate:
-            for attempt in range(5):
-                try:
-                    await k.connect(*addrs[k.kid], ctx)
-                    break
-                except (OSError, MqttError, asyncio.TimeoutError) as e:
-                    if attempt == 4:
-                        failed.append("%s: %r" % (k.kid, e))
-                        return
-                    await asyncio.sleep(1 + attempt)
-        done += 1
-        if done % 500 == 0:
-            print("connected %d" % done, flush=True)
-
-    t0 = time.time()
-    await asyncio.gather(*[connect(k) for k in ks])
-    print("ready %d %.1f %d" % (done, time.time() - t0, len(failed)), flush=True)
-    for f in failed[:5]:
-        print("failed " + f, flush=True)
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    end = float(line.split()[1])
-    connected_at_go = sum(1 for k in ks if k.client and k.client.connected)
-    stop = asyncio.Event()
-    keepers = [asyncio.ensure_future(keep_connected(k, addrs[k.kid], ctx, stop))
-               for k in ks if k.client]
-    started = time.time()
-    await asyncio.gather(*[run_kiosk(k, args, end, started) for k in ks if k.client])
-    # Every tap sent must be receipted (the hub committed it) before the kiosks leave.
-    deadline = time.time() + args.drain_timeout
-    while time.time() < deadline and any(k.pending for k in ks):
-        await asyncio.sleep(0.5)
-    stop.set()
-    out = {k.kid: sorted(k.acked) for k in ks}
-    with open(args.out, "w") as f:
-        json.dump(out, f)
-    print("done " + json.dumps({
-        "connected_at_go": connected_at_go, "sent": sum(k.seq for k in ks),
-        "acked": sum(len(k.acked) for k in ks), "unreceipted": sum(len(k.pending) for k in ks),
-        "reconnects": sum(k.reconnects for k in ks), "failed": len(failed)}), flush=True)
-    for k in ks:
-        if k.client:
-            await k.client.close()
-    for t in keepers:
-        t.cancel()
-
 
 # -- the orchestrator ------------------------------------------------------------------------
 def raise_nofile():
@@ -318,7 +167,7 @@ def run_fleet(name, args, tmp, creds, ports, ca, hub_proc, broker_pids, db):
     loaders = []
     for i in range(args.loaders):
         out = os.path.join(tmp, "%s-acked-%d.json" % (name, i))
-        cmd = [sys.executable, os.path.abspath(__file__), "--role", "kiosks", "--creds",
+        cmd = [sys.executable, os.path.join(HERE, "fleet_kiosks.py"), "--creds",
                cred_file, "--first", str(i * per), "--count", str(per), "--ports",
                ",".join(map(str, ports)), "--ca", ca, "--out", out,
                "--tap-every", str(args.tap_every), "--status-every", str(args.status_every),
@@ -344,6 +193,8 @@ def run_fleet(name, args, tmp, creds, ports, ca, hub_proc, broker_pids, db):
         name, ready, connect_s, args.seconds), flush=True)
     end = time.time() + args.seconds
     for p, _ in loaders:
+        if p.poll() is not None:
+            raise SystemExit("[%s] a kiosk loader ended before the traffic (see above)" % name)
         p.stdin.write("go %r\n" % end)
         p.stdin.flush()
     stats = []
@@ -435,7 +286,6 @@ def rabbitmq_run(args, tmp, ca, crt, key):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--role", default="main", choices=["main", "kiosks"])
     ap.add_argument("--kiosks", type=int, default=5000)
     ap.add_argument("--seconds", type=int, default=120, help="traffic time once all are in")
     ap.add_argument("--tap-every", type=float, default=20.0,
@@ -444,18 +294,8 @@ def main():
     ap.add_argument("--loaders", type=int, default=2, help="kiosk processes")
     ap.add_argument("--drain-timeout", type=float, default=90.0)
     ap.add_argument("--broker", choices=["both", "mosquitto", "rabbitmq"], default="both")
-    # role kiosks
-    ap.add_argument("--creds")
-    ap.add_argument("--first", type=int, default=0)
-    ap.add_argument("--count", type=int, default=0)
-    ap.add_argument("--ports")
-    ap.add_argument("--ca")
-    ap.add_argument("--out")
     args = ap.parse_args()
     nofile = raise_nofile()
-    if args.role == "kiosks":
-        asyncio.run(kiosks_role(args))
-        return
     print("bench/fleet: %d kiosks over TLS, %d s of traffic, a tap every %.0f s per kiosk, "
           "a status every %.0f s; open files limit %d" % (
               args.kiosks, args.seconds, args.tap_every, args.status_every, nofile), flush=True)

@@ -61,8 +61,12 @@ class Cluster:
             self._write_conf(i, base)
 
     def _write_conf(self, i, base):
-        lines = [ln for ln in base.splitlines()
-                 if not re.match(r"(mqtt\.listeners\.|listeners\.|cluster_formation\.)", ln)]
+        # No node imports definitions.json at boot here: three nodes importing thousands of
+        # accounts at once took minutes on two cores, and a node's import is lost when it then
+        # joins a cluster another node formed. RabbitSetup imports it once the cluster stands,
+        # as docs/SCALING.md tells the operator to.
+        drop = r"(mqtt\.listeners\.|listeners\.|cluster_formation\.|load_definitions)"
+        lines = [ln for ln in base.splitlines() if not re.match(drop, ln)]
         kind = "ssl" if self.tls else "tcp"
         lines += ["mqtt.listeners.%s.default = 127.0.0.1:%d" % (kind, self.mqtt_ports[i]),
                   "listeners.tcp.default = 127.0.0.1:%d" % self.amqp_ports[i],
@@ -85,6 +89,8 @@ class Cluster:
         e = dict(os.environ)
         e.update({
             "HOME": self.home, "ERL_EPMD_PORT": str(self.epmd), "ERL_EPMD_ADDRESS": "127.0.0.1",
+            # So that close() can end the epmd the first node started, names registered or not.
+            "ERL_EPMD_RELAXED_COMMAND_CHECK": "1",
             "RABBITMQ_NODENAME": self.names[i],
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.amqp_ports[i]),
@@ -120,6 +126,10 @@ class Cluster:
         if not wait_until(lambda: port_open(self.mqtt_ports[i]), timeout, 0.2):
             raise RuntimeError("RabbitMQ node %s did not open its MQTT port:\n%s"
                                % (self.names[i], self.tail(i)))
+        r = self.ctl(i, "await_startup", "--timeout", str(timeout), timeout=timeout + 10)
+        if r.returncode != 0:
+            raise RuntimeError("RabbitMQ node %s did not finish booting: %s\n%s"
+                               % (self.names[i], r.stderr, self.tail(i)))
 
     def ctl(self, i, *args, timeout=60):
         return subprocess.run([os.path.join(RMQ_BIN, "rabbitmqctl"), "-n", self.names[i]]
@@ -223,10 +233,57 @@ class RabbitSetup:
     def start(self):
         try:
             self.cluster.start_all()
+            self.wait_definitions()
         except BaseException:
             self.cluster.close()
             raise
         return self
+
+    def wait_definitions(self, timeout=180):
+        """Nodes open their MQTT port while they still import definitions.json (thousands of
+        accounts take a while): until then logins fail. Its policy comes last in the import."""
+        from hub.fleet.rabbitmq_config import KIOSK_QUEUES_POLICY, VHOST
+        c = self.cluster
+        # As the operator does once the cluster stands (docs/SCALING.md). The first node's boot
+        # import may have gone with its data if it joined a cluster another node had formed.
+        r = c.ctl(c.live(), "import_definitions",
+                  os.path.join(c.conf_dir, "definitions.json"), timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError("import_definitions failed: %s%s" % (r.stdout, r.stderr))
+        c.ctl(c.live(), "delete_user", "guest")   # made by a node that booted without them
+
+        def imported():
+            r = c.ctl(c.live(), "list_policies", "-p", VHOST, "--silent", "--no-table-headers")
+            return KIOSK_QUEUES_POLICY["name"] in r.stdout
+        if not wait_until(imported, timeout, 0.5):
+            raise RuntimeError("the cluster did not import definitions.json:\n" + c.tail(0))
+        # And each node takes MQTT logins only once its share of the client id tracking (a
+        # Raft cluster of its own) is up: log in as the hub on every node.
+        for i, port in enumerate(c.mqtt_ports):
+            if not wait_until(lambda: self._login(port), timeout, 0.5):
+                raise RuntimeError("node %s refuses MQTT logins:\n%s" % (c.names[i], c.tail(i)))
+
+    def _login(self, port):
+        import ssl
+
+        import paho.mqtt.client as mqtt
+        p = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="civic-probe")
+        p.username_pw_set(self.hub["username"], self.hub["password"])
+        if self.cluster.tls:
+            p.tls_set(cert_reqs=ssl.CERT_NONE)   # only "does it log in", not whom we reach
+            p.tls_insecure_set(True)
+        try:
+            p.connect("127.0.0.1", port, 10)
+            ok = []
+            p.on_connect = lambda c, u, f, rc, pr: ok.append(not rc.is_failure)
+            end = time.monotonic() + 5
+            while not ok and time.monotonic() < end and p.loop(0.2) == mqtt.MQTT_ERR_SUCCESS:
+                pass
+            return ok == [True]
+        except OSError:
+            return False
+        finally:
+            p.disconnect()
 
     def url_list(self, first=0):
         """The nodes' URLs as a kiosk or the hub is given them, starting at node `first`."""
