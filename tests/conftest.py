@@ -79,3 +79,20 @@ def _no_ambient_db(monkeypatch):
     # A test never touches a developer's real civic.db through $CIVIC_DB.
     monkeypatch.delenv("CIVIC_DB", raising=False)
     yield
+
+
+@pytest.fixture(scope="session")
+def rabbit_clusters(tmp_path_factory):
+    """RabbitMQ clusters (tests/support/rabbit.py), one per name, booted on first use and kept
+    for the pytest worker's session: a module's tests share one (they are one xdist_group, so
+    on one worker), even when pytest runs another module's tests between them."""
+    from tests.support.rabbit import RabbitSetup
+    made = {}
+
+    def get(name, kiosks):
+        if name not in made:
+            made[name] = RabbitSetup(tmp_path_factory.mktemp("rabbit-" + name), kiosks).start()
+        return made[name]
+    yield get
+    for s in made.values():
+        s.close()

@@ -14,7 +14,6 @@ from hub.ingest.service import Ingest
 from tests.support.kiosk import SimKiosk
 from tests.support.mqtt import Peer
 from tests.support.procs import wait_until
-from tests.support.rabbit import RabbitSetup
 from tests.support.registry import RegistryBroker
 
 # One cluster for the module: its tests stay on one pytest-xdist worker.
@@ -22,11 +21,9 @@ pytestmark = pytest.mark.xdist_group("rabbitmq-acl")
 KIOSKS = ["kiosk-a", "kiosk-b", "spread-0", "spread-1", "spread-2"]
 
 
-@pytest.fixture(scope="module")
-def rabbit(tmp_path_factory):
-    s = RabbitSetup(tmp_path_factory.mktemp("rabbit"), KIOSKS).start()
-    yield s
-    s.close()
+@pytest.fixture
+def rabbit(rabbit_clusters):
+    return rabbit_clusters("acl", KIOSKS)
 
 
 class Doors:

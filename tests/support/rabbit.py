@@ -115,9 +115,11 @@ class Cluster:
         out.close()
 
     def start_all(self):
+        # One after the other: a node that joins while another is still booting can start the
+        # MQTT plugin's client id tracking (a Raft cluster of its own) without its peers, and
+        # then refuses every MQTT connection ("unavailable component"); seen on a busy machine.
         for i in range(len(self.names)):
             self.start(i)
-        for i in range(len(self.names)):
             self.wait_up(i)
         self.wait_clustered()
         return self
