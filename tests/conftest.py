@@ -81,18 +81,21 @@ def _no_ambient_db(monkeypatch):
     yield
 
 
-@pytest.fixture(scope="session")
-def rabbit_clusters(tmp_path_factory):
-    """RabbitMQ clusters (tests/support/rabbit.py), one per name, booted on first use and kept
-    for the pytest worker's session: a module's tests share one (they are one xdist_group, so
-    on one worker), even when pytest runs another module's tests between them."""
-    from tests.support.rabbit import RabbitSetup
-    made = {}
 
-    def get(name, kiosks):
-        if name not in made:
-            made[name] = RabbitSetup(tmp_path_factory.mktemp("rabbit-" + name), kiosks).start()
-        return made[name]
-    yield get
-    for s in made.values():
-        s.close()
+# The RabbitMQ cluster tests boot one three-node cluster per module (about a minute on two
+# cores): each of those modules runs whole on one pytest-xdist worker, so its module fixture
+# boots once; every other test is spread one by one, as `-n` does by default. (xdist's own
+# `--dist loadgroup` does not group under this pytest: its renamed node ids do not stick.)
+ONE_WORKER_MODULES = ("tests/test_rabbitmq_acl.py", "tests/test_rabbitmq_failover.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeModules(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return path if path in ONE_WORKER_MODULES else nodeid
+    return WholeModules(config, log)

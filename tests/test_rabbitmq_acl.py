@@ -14,16 +14,18 @@ from hub.ingest.service import Ingest
 from tests.support.kiosk import SimKiosk
 from tests.support.mqtt import Peer
 from tests.support.procs import wait_until
+from tests.support.rabbit import RabbitSetup
 from tests.support.registry import RegistryBroker
 
-# One cluster for the module: its tests stay on one pytest-xdist worker.
-pytestmark = pytest.mark.xdist_group("rabbitmq-acl")
 KIOSKS = ["kiosk-a", "kiosk-b", "spread-0", "spread-1", "spread-2"]
 
 
-@pytest.fixture
-def rabbit(rabbit_clusters):
-    return rabbit_clusters("acl", KIOSKS)
+@pytest.fixture(scope="module")
+def rabbit(tmp_path_factory):
+    """One cluster for the module (tests/conftest.py keeps the module on one worker)."""
+    s = RabbitSetup(tmp_path_factory.mktemp("rabbit"), KIOSKS).start()
+    yield s
+    s.close()
 
 
 class Doors:

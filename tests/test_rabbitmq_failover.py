@@ -11,15 +11,18 @@ import pytest
 from hub.ingest.service import Ingest
 from tests.support.kiosk import SimKiosk
 from tests.support.procs import wait_until
+from tests.support.rabbit import RabbitSetup
 
-pytestmark = pytest.mark.xdist_group("rabbitmq-failover")
 KIOSKS = ["fo-0", "fo-1", "fo-2", "rr-0", "rr-1", "rr-2"]
 OPEN = {"cooldown_ms": 0, "burst_max": 0, "burst_window_ms": 0}
 
 
-@pytest.fixture
-def rabbit(rabbit_clusters):
-    return rabbit_clusters("failover", KIOSKS)
+@pytest.fixture(scope="module")
+def rabbit(tmp_path_factory):
+    """One cluster for the module (tests/conftest.py keeps the module on one worker)."""
+    s = RabbitSetup(tmp_path_factory.mktemp("rabbit"), KIOSKS).start()
+    yield s
+    s.close()
 
 
 class Fleet:
