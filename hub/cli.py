@@ -248,12 +248,19 @@ def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
     """Register a kiosk and print its MQTT credentials once, as JSON."""
     import os
     from hub.fleet import provision
-    if broker_dir and not os.path.exists(os.path.join(broker_dir, "mosquitto.conf")):
+    rabbit = bool(broker_dir) and os.path.exists(os.path.join(broker_dir, "rabbitmq.conf"))
+    if broker_dir and not rabbit and not os.path.exists(os.path.join(broker_dir,
+                                                                     "mosquitto.conf")):
         raise CivicError("no broker setup in %s yet: run `civic broker config --dir %s` first"
                          % (broker_dir, broker_dir))
     try:
         click.echo(provision.provision_kiosk(db, kiosk_id, district, rotate=rotate))
-        if broker_dir:
+        if rabbit:
+            import json
+            out = json.loads(provision.write_rabbitmq_config(db, broker_dir))
+            click.echo("RabbitMQ definitions in %s rewritten: run `%s` on one node"
+                       % (broker_dir, out["import"]), err=True)
+        elif broker_dir:
             import json
             out = json.loads(provision.write_broker_config(db, broker_dir, None, reload=True))
             click.echo("broker files in %s rewritten (%s)" % (broker_dir, "broker reloaded" if

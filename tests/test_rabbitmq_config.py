@@ -90,3 +90,24 @@ def test_mosquitto_only_options_are_refused(db_path, tmp_path):
     r = CliRunner().invoke(cli, ["broker", "config", "--kind", "rabbitmq", "--dir",
                                  str(tmp_path / "r"), "--reload", "--db", db_path])
     assert r.exit_code != 0 and "import_definitions" in r.output
+
+
+def test_provision_and_revoke_with_a_rabbitmq_folder(db_path, tmp_path):
+    from tests.support.certs import make_certs
+    ca, crt, key = make_certs(tmp_path)
+    out = tmp_path / "r"
+    provision.provision_kiosk(db_path, "kiosk-a")
+    run("broker", "config", "--kind", "rabbitmq", "--dir", str(out), "--certfile", crt,
+        "--keyfile", key, "--db", db_path)
+    r = CliRunner().invoke(cli, ["kiosk", "provision", "kiosk-b", "--broker-dir", str(out),
+                                 "--db", db_path])
+    assert r.exit_code == 0 and "rabbitmqctl import_definitions" in r.output
+    names = [u["name"] for u in json.loads((out / "definitions.json").read_text())["users"]]
+    assert names == ["civic_hub", "kiosk-a", "kiosk-b"]
+    conf = (out / "rabbitmq.conf").read_text()
+    assert "mqtt.listeners.ssl.default = 8883" in conf      # TLS kept without --certfile again
+    r = CliRunner().invoke(cli, ["kiosk", "revoke", "kiosk-a", "--broker-dir", str(out),
+                                 "--db", db_path])
+    assert r.exit_code == 0 and "rabbitmqctl delete_user kiosk-a" in r.output
+    names = [u["name"] for u in json.loads((out / "definitions.json").read_text())["users"]]
+    assert names == ["civic_hub", "kiosk-b"]

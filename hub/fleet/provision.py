@@ -101,6 +101,11 @@ def revoke_kiosk(db_path, kiosk_id, broker_dir=None):
             msg = "kiosk %s was already revoked" % kiosk_id
     finally:
         db.conn.close()
+    if broker_dir and os.path.exists(os.path.join(broker_dir, "rabbitmq.conf")):
+        out = json.loads(write_rabbitmq_config(db_path, broker_dir))
+        # Importing definitions adds and updates accounts, it never removes one.
+        return msg + "; RabbitMQ definitions in %s rewritten: run `rabbitmqctl delete_user %s` " \
+            "on one node" % (out["dir"], kiosk_id)
     if broker_dir:
         out = json.loads(write_broker_config(db_path, broker_dir, None, reload=True))
         msg += "; broker files in %s rewritten, %s" % (
@@ -196,8 +201,8 @@ def write_rabbitmq_config(db_path, out_dir, port=None, rotate_hub=False, certfil
     if bool(certfile) != bool(keyfile):
         raise ValueError("TLS needs both --certfile and --keyfile")
     tls = (certfile, keyfile) if certfile else None
-    if before[1] and not tls:
-        raise ValueError("%s has a TLS listener: give --certfile and --keyfile again" % out_dir)
+    if before[1] and not tls:   # TLS stays on, with the certificate already in DIR
+        tls = (os.path.join(out_dir, "server.crt"), os.path.join(out_dir, "server.key"))
     port = port or before[0] or (rabbitmq_config.DEFAULT_TLS_PORT if tls
                                  else rabbitmq_config.DEFAULT_PORT)
     if not 0 < port < 65536:
