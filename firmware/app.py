@@ -175,11 +175,18 @@ class Kiosk:
         """mqtts:// with a CA checks the certificate's dates against the RTC: no handshake
         before the RTC holds a trustworthy time (NTP, or the last one kept on flash)."""
         s = self.settings
-        return s["broker"].startswith("mqtts://") and bool(s.get("ca")) and not self.rtc_ok
+        return self.brokers()[0].startswith("mqtts://") and bool(s.get("ca")) and not self.rtc_ok
 
-    async def client(self):
+    def brokers(self):
+        """settings "broker": one URL, or the nodes of a cluster as a list or a comma-separated
+        string; link() moves to the next after each lost or failed connection."""
+        b = self.settings["broker"]
+        return b.split(",") if isinstance(b, str) else b
+
+    async def client(self, at=0):
         s = self.settings
-        host, port, tls = parse_url(s["broker"])
+        urls = self.brokers()
+        host, port, tls = parse_url(urls[at % len(urls)].strip())
         addr = await self.board.net.resolve(host)  # never the blocking getaddrinfo (net.py)
         opener = None
         if tls:
@@ -192,6 +199,7 @@ class Kiosk:
         backoff = 1000
         cap = self.settings.get("backoff_max_ms", 30000)
         told = False
+        at = -1   # index into brokers(): the next node after each lost or failed connection
         while True:
             self.alive["link"] = time.ticks_ms()
             up = False
@@ -203,7 +211,8 @@ class Kiosk:
                 continue
             try:
                 if await self.board.net_up():
-                    m = await self.client()
+                    at += 1
+                    m = await self.client(at)
                     await m.connect()
                     # Here, so every reconnect renews both; one round trip, and the retained
                     # config and receipt come at once. Receipts at QoS 0: each is complete and

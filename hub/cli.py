@@ -52,7 +52,8 @@ def cli():
 
 @cli.command()
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
-              help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
+              help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT; for a cluster the "
+                   "nodes' URLs, comma-separated: the hub moves to the next when one is lost.")
 @broker_options
 @ca_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve HTTP on.")
@@ -89,7 +90,8 @@ def serve(broker, user, password, ca, host, port, client_id, share, db):
 
 @cli.command()
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
-              help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
+              help="MQTT broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT; for a cluster the "
+                   "nodes' URLs, comma-separated: the hub moves to the next when one is lost.")
 @broker_options
 @ca_option
 @click.option("--share", default=None, metavar="GROUP",
@@ -250,12 +252,19 @@ def kiosk_provision(kiosk_id, district, rotate, broker_dir, db):
     """Register a kiosk and print its MQTT credentials once, as JSON."""
     import os
     from hub.fleet import provision
-    if broker_dir and not os.path.exists(os.path.join(broker_dir, "mosquitto.conf")):
+    rabbit = bool(broker_dir) and os.path.exists(os.path.join(broker_dir, "rabbitmq.conf"))
+    if broker_dir and not rabbit and not os.path.exists(os.path.join(broker_dir,
+                                                                     "mosquitto.conf")):
         raise CivicError("no broker setup in %s yet: run `civic broker config --dir %s` first"
                          % (broker_dir, broker_dir))
     try:
         click.echo(provision.provision_kiosk(db, kiosk_id, district, rotate=rotate))
-        if broker_dir:
+        if rabbit:
+            import json
+            out = json.loads(provision.write_rabbitmq_config(db, broker_dir))
+            click.echo("RabbitMQ definitions in %s rewritten: run `%s` on one node"
+                       % (broker_dir, out["import"]), err=True)
+        elif broker_dir:
             import json
             out = json.loads(provision.write_broker_config(db, broker_dir, None, reload=True))
             click.echo("broker files in %s rewritten (%s)" % (broker_dir, "broker reloaded" if
@@ -380,11 +389,31 @@ def broker():
 @click.option("--keyfile", default=None, type=click.Path(dir_okay=False, exists=True),
               help="The certificate's private key (PEM).")
 @click.option("--rotate-hub", is_flag=True, help="Issue a new password for the hub's account.")
+@click.option("--kind", type=click.Choice(["mosquitto", "rabbitmq"]), default="mosquitto",
+              show_default=True,
+              help="rabbitmq: definitions.json and rabbitmq.conf for a RabbitMQ cluster with "
+                   "its MQTT plugin (docs/SCALING.md).")
+@click.option("--nodes", default=None,
+              help="rabbitmq: the cluster's node names, comma-separated "
+                   "(rabbit@host1,rabbit@host2,...), for its peer discovery.")
 @db_option
-def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, rotate_hub, db):
+def broker_config(out_dir, port, reload, hub_port, hub_bind, certfile, keyfile, rotate_hub, kind,
+                  nodes, db):
     """Write mosquitto.conf, password and ACL files for the registry into DIR (JSON report;
-    the hub's MQTT password appears in it once, on the run that creates it)."""
+    the hub's MQTT password appears in it once, on the run that creates it). With --kind
+    rabbitmq: definitions.json and rabbitmq.conf instead."""
     from hub.fleet import provision
+    if kind == "rabbitmq":
+        if reload or hub_port or hub_bind:
+            raise CivicError("--reload, --hub-port and --hub-bind are Mosquitto's; for RabbitMQ "
+                             "run the `rabbitmqctl import_definitions` line of the report")
+        try:
+            click.echo(provision.write_rabbitmq_config(
+                db, out_dir, port, rotate_hub=rotate_hub, certfile=certfile, keyfile=keyfile,
+                nodes=[n.strip() for n in (nodes or "").split(",") if n.strip()]))
+        except ValueError as e:
+            raise CivicError(str(e))
+        return
     try:
         click.echo(provision.write_broker_config(db, out_dir, port, reload=reload,
                                                  rotate_hub=rotate_hub, hub_port=hub_port,

@@ -79,3 +79,23 @@ def _no_ambient_db(monkeypatch):
     # A test never touches a developer's real civic.db through $CIVIC_DB.
     monkeypatch.delenv("CIVIC_DB", raising=False)
     yield
+
+
+
+# The RabbitMQ cluster tests boot one three-node cluster per module (about a minute on two
+# cores): each of those modules runs whole on one pytest-xdist worker, so its module fixture
+# boots once; every other test is spread one by one, as `-n` does by default. (xdist's own
+# `--dist loadgroup` does not group under this pytest: its renamed node ids do not stick.)
+ONE_WORKER_MODULES = ("tests/test_rabbitmq_acl.py", "tests/test_rabbitmq_failover.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeModules(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return path if path in ONE_WORKER_MODULES else nodeid
+    return WholeModules(config, log)

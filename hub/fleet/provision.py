@@ -10,13 +10,15 @@
 - `civic broker config --dir DIR [--port P] [--reload]`: writes mosquitto.conf, passwd and acl
   (hub/fleet/broker_config.py). The hub's own account (HUB_USER) is created on the first run, its
   password printed then, once, in the JSON; later runs reuse its stored hash.
+- `civic broker config --kind rabbitmq --dir DIR`: the same accounts and rules as definitions.json
+  and rabbitmq.conf for a RabbitMQ cluster (hub/fleet/rabbitmq_config.py, docs/SCALING.md).
 """
 import json
 import os
 import secrets
 import time
 
-from hub.fleet import broker_config
+from hub.fleet import broker_config, rabbitmq_config
 from hub.offers import offers
 from hub.store import rollups
 from hub.store.connection import open_db
@@ -68,10 +70,12 @@ def provision_kiosk(db_path, kiosk_id, district=None, rotate=False):
             db.execute("INSERT INTO kiosks (id, district) VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                        "SET district = coalesce(excluded.district, kiosks.district)",
                        [kiosk_id, district])
-            db.execute("INSERT INTO mqtt_accounts (username, role, kiosk, pw_hash, created) "
-                       "VALUES (?, 'kiosk', ?, ?, ?) ON CONFLICT(username) DO UPDATE SET "
-                       "pw_hash = excluded.pw_hash, rotated = excluded.created, revoked = NULL",
-                       [kiosk_id, kiosk_id, broker_config.mosquitto_hash(password), now])
+            db.execute("INSERT INTO mqtt_accounts (username, role, kiosk, pw_hash, rabbit_hash, "
+                       "created) VALUES (?, 'kiosk', ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE "
+                       "SET pw_hash = excluded.pw_hash, rabbit_hash = excluded.rabbit_hash, "
+                       "rotated = excluded.created, revoked = NULL",
+                       [kiosk_id, kiosk_id, broker_config.mosquitto_hash(password),
+                        rabbitmq_config.rabbit_hash(password), now])
             district = db.execute("SELECT district FROM kiosks WHERE id = ?",
                                   [kiosk_id]).fetchone()[0]
             # Its first config carries the help offers already recorded for its district (or
@@ -101,6 +105,11 @@ def revoke_kiosk(db_path, kiosk_id, broker_dir=None):
             msg = "kiosk %s was already revoked" % kiosk_id
     finally:
         db.conn.close()
+    if broker_dir and os.path.exists(os.path.join(broker_dir, "rabbitmq.conf")):
+        out = json.loads(write_rabbitmq_config(db_path, broker_dir))
+        # Importing definitions adds and updates accounts, it never removes one.
+        return msg + "; RabbitMQ definitions in %s rewritten: run `rabbitmqctl delete_user %s` " \
+            "on one node" % (out["dir"], kiosk_id)
     if broker_dir:
         out = json.loads(write_broker_config(db_path, broker_dir, None, reload=True))
         msg += "; broker files in %s rewritten, %s" % (
@@ -111,19 +120,25 @@ def revoke_kiosk(db_path, kiosk_id, broker_dir=None):
     return msg
 
 
-def _hub_account(db, rotate):
-    """(hash, new password or None): the hub's account, created on first use or on rotate."""
+def _hub_account(db, rotate, rabbit=False):
+    """(hash, new password or None): the hub's account, created on first use or on rotate.
+    rabbit: the RabbitMQ hash instead (None when the account predates it: rotate then)."""
     row = _account(db, HUB_USER)
     if row is not None and not rotate:
+        if rabbit:
+            return db.execute("SELECT rabbit_hash FROM mqtt_accounts WHERE username = ?",
+                              [HUB_USER]).fetchone()[0], None
         return row[3], None
     password = new_password()
     pw_hash = broker_config.mosquitto_hash(password)
+    r_hash = rabbitmq_config.rabbit_hash(password)
     with db.conn:
-        db.execute("INSERT INTO mqtt_accounts (username, role, kiosk, pw_hash, created) "
-                   "VALUES (?, 'hub', NULL, ?, ?) ON CONFLICT(username) DO UPDATE SET "
-                   "pw_hash = excluded.pw_hash, rotated = excluded.created",
-                   [HUB_USER, pw_hash, int(time.time())])
-    return pw_hash, password
+        db.execute("INSERT INTO mqtt_accounts (username, role, kiosk, pw_hash, rabbit_hash, "
+                   "created) VALUES (?, 'hub', NULL, ?, ?, ?) ON CONFLICT(username) DO UPDATE "
+                   "SET pw_hash = excluded.pw_hash, rabbit_hash = excluded.rabbit_hash, "
+                   "rotated = excluded.created",
+                   [HUB_USER, pw_hash, r_hash, int(time.time())])
+    return (r_hash if rabbit else pw_hash), password
 
 
 def write_broker_config(db_path, out_dir, port=None, reload=False, rotate_hub=False,
@@ -175,4 +190,49 @@ def write_broker_config(db_path, out_dir, port=None, reload=False, rotate_hub=Fa
         report["username"], report["password"] = HUB_USER, hub_password
     if reload:
         report["reloaded"] = broker_config.reload_broker(out_dir)
+    return json.dumps(report, indent=2)
+
+
+def write_rabbitmq_config(db_path, out_dir, port=None, rotate_hub=False, certfile=None,
+                          keyfile=None, nodes=()):
+    """DIR/definitions.json and DIR/rabbitmq.conf for the registry; return a JSON report.
+
+    The same accounts as the Mosquitto files, with the hashes RabbitMQ checks. Accounts made
+    before those were kept (no rabbit_hash) are left out and listed under "need_rotate"; the
+    hub's own is renewed at once then (its new password is in the report, for `civic serve`).
+    """
+    before = rabbitmq_config.existing(out_dir) or (None, False)
+    if bool(certfile) != bool(keyfile):
+        raise ValueError("TLS needs both --certfile and --keyfile")
+    tls = (certfile, keyfile) if certfile else None
+    if before[1] and not tls:   # TLS stays on, with the certificate already in DIR
+        tls = (os.path.join(out_dir, "server.crt"), os.path.join(out_dir, "server.key"))
+    port = port or before[0] or (rabbitmq_config.DEFAULT_TLS_PORT if tls
+                                 else rabbitmq_config.DEFAULT_PORT)
+    if not 0 < port < 65536:
+        raise ValueError("bad port %d" % port)
+    db = open_db(db_path)
+    try:
+        hub_hash, hub_password = _hub_account(db, rotate_hub, rabbit=True)
+        if hub_hash is None:   # an account from before rabbit_hash: a new password
+            hub_hash, hub_password = _hub_account(db, True, rabbit=True)
+        rows = db.execute("SELECT username, rabbit_hash FROM mqtt_accounts "
+                          "WHERE role = 'kiosk' AND revoked IS NULL ORDER BY username").fetchall()
+    finally:
+        db.conn.close()
+    live = [(u, h) for u, h in rows if h]
+    rabbitmq_config.write_files(out_dir, port, [(HUB_USER, hub_hash)] + live,
+                                [u for u, _ in live], HUB_USER, tls, nodes)
+    d = os.path.abspath(out_dir)
+    report = {"dir": d, "kind": "rabbitmq", "port": port,
+              "kiosk_broker": "%s://NODE:%d" % ("mqtts" if tls else "mqtt", port),
+              "kiosks": len(live), "need_rotate": [u for u, h in rows if not h],
+              "import": "rabbitmqctl import_definitions " + os.path.join(d, "definitions.json"),
+              "hub": {"username": HUB_USER,
+                      "broker": "%s://NODE:%d" % ("mqtts" if tls else "mqtt", port)}}
+    if hub_password:
+        report["hub"]["password"] = hub_password
+        report["hub"]["note"] = ("shown once: pass it to `civic serve --user/--password`; "
+                                 "it is the hub's password for Mosquitto too from now on")
+        report["username"], report["password"] = HUB_USER, hub_password
     return json.dumps(report, indent=2)

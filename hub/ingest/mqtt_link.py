@@ -29,6 +29,16 @@ FETCH = protocol.every_kiosk("fetch")   # firmware pieces asked for (hub/ingest/
 KEEPALIVE_S = 30
 
 
+def parse_brokers(urls):
+    """'mqtt://h1:1883,mqtt://h2:1883' (the nodes of one cluster) -> [(host, port, tls), ...];
+    one TLS setting for all, since one CA and one set of credentials serve them all."""
+    out = [parse_broker(u.strip()) for u in (urls or "").split(",") if u.strip()] or \
+        [parse_broker(urls)]
+    if len({b[2] for b in out}) > 1:
+        raise ValueError("broker URLs %r: all mqtt:// or all mqtts://" % (urls,))
+    return out
+
+
 def parse_broker(url):
     """mqtt://HOST[:PORT] or mqtts://HOST[:PORT] -> (host, port, tls)."""
     u = urllib.parse.urlsplit(url or "")
@@ -45,7 +55,12 @@ def parse_broker(url):
 class MqttLink:
     def __init__(self, url, deliver, user=None, password=None, client_id="civic-hub",
                  share=None, on_connected=None, on_published=None, ca=None):
-        self.host, self.port, tls = parse_broker(url)
+        # Several URLs: the nodes of one cluster (RabbitMQ, docs/SCALING.md). Each lost or
+        # failed connection moves on to the next node; the session (its queue) lives on the
+        # cluster, so the next node resumes it.
+        self.brokers = parse_brokers(url)
+        self.at = 0
+        self.host, self.port, tls = self.brokers[0]
         self.deliver = deliver            # fn([Msg, ...]), called on the network thread
         self.on_connected = on_connected  # fn(), after subscriptions are requested
         self.on_published = on_published  # fn(mid), PUBACK of our own publish
@@ -107,6 +122,18 @@ class MqttLink:
         if self.on_connected:
             self.on_connected()
 
+    def _next_broker(self, client):
+        """After a lost or failed connection: paho's next reconnect goes to the next node.
+        Called from paho's callbacks, once the socket is closed."""
+        if len(self.brokers) < 2 or self.stopping:
+            return
+        self.at = (self.at + 1) % len(self.brokers)
+        self.host, self.port = self.brokers[self.at][:2]
+        # paho's own reconnect() reads _host/_port. Its public setters refuse while the state
+        # is "connection lost", which is exactly when this runs (paho 2.2, client.py
+        # _connection_closed), so the fields are set directly; the socket is closed here.
+        client._host, client._port = self.host, self.port
+
     def _on_connect_fail(self, client, userdata):
         err = client.connect_error
         hint = ""
@@ -117,12 +144,15 @@ class MqttLink:
         log.warning(kv("connect_failed", broker="%s:%s" % (self.host, self.port),
                        error=str(err) if err else "unknown", hint=hint,
                        retry="with backoff up to 30 s"))
+        self._next_broker(client)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         was = self.connected
         self.connected = False
         if was and not self.stopping:
-            log.warning(kv("disconnected", reason=reason_code))
+            log.warning(kv("disconnected", broker="%s:%s" % (self.host, self.port),
+                           reason=reason_code))
+        self._next_broker(client)
 
     def _on_publishes(self, got):
         # The fast lane: every complete PUBLISH of one socket read. Topics are raw bytes (a

@@ -86,8 +86,10 @@ def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_
     from protocol import v1
     if kiosk_id and not v1.valid_kiosk_id(kiosk_id):
         raise SystemExit("Error: kiosk id %r must match ^[a-z0-9][a-z0-9-]{0,31}$" % kiosk_id)
-    if broker and not broker.startswith(("mqtt://", "mqtts://")):
-        raise SystemExit("Error: --broker must be mqtt://HOST:PORT or mqtts://HOST:PORT")
+    if broker and not all(b.strip().startswith(("mqtt://", "mqtts://"))
+                          for b in broker.split(",")):
+        raise SystemExit("Error: --broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, or "
+                         "several of them comma-separated (the nodes of a cluster)")
     cfg = {"sim": SIM, "root": ROOT, "dir": os.path.abspath(flash_dir), "code": FIRMWARE,
            "mode": "src", "id": kiosk_id, "broker": broker, "user": user,
            "password": password, "ntp": ntp, "hold": hold, "queue_max": queue_max,

@@ -15,7 +15,8 @@ MIGRATIONS = (schema_core.MIGRATIONS + schema_ingest.MIGRATIONS + schema_web.MIG
               + schema_provision.MIGRATIONS + schema_alerts.MIGRATIONS
               + schema_opendata.MIGRATIONS + schema_security.MIGRATIONS
               + schema_offers.MIGRATIONS + schema_firmware.MIGRATIONS + schema_web.LATER
-              + schema_firmware.LATER)
+              + schema_firmware.LATER
+              + schema_provision.LATER)
 
 
 class _InTransaction:

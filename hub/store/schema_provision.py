@@ -23,7 +23,22 @@ def mqtt_accounts(db):
     """)
 
 
+def rabbit_hash(db):
+    db.executescript("""
+    -- The same password hashed the way RabbitMQ checks it (salted SHA-256, its
+    -- rabbit_password_hashing_sha256), for `civic broker config --kind rabbitmq`: the password is
+    -- known only at provisioning, so the hash is kept from then on. NULL for accounts made before
+    -- this column: those need a --rotate before they can log in to RabbitMQ.
+    ALTER TABLE mqtt_accounts ADD COLUMN rabbit_hash TEXT;
+    """)
+
+
 # Applied in this order, after the ones listed before this module in hub/store/migrations.py.
 MIGRATIONS = [
     ("provision-001-mqtt-accounts", mqtt_accounts),
+]
+
+# Appended at the end of hub/store/migrations.py MIGRATIONS (after every module's first ones).
+LATER = [
+    ("provision-002-rabbit-hash", rabbit_hash),
 ]
