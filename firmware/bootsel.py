@@ -26,7 +26,7 @@ import os
 import sys
 
 # sys.path entries every version shares (the sim adds its board's folder: sim/sim_main.py).
-KEEP = (".frozen",)
+KEEP = [".frozen"]
 record = None  # the boot record this boot runs under (None: the factory install)
 trial = False  # this boot is a try of a version on trial
 # Few names on purpose: every kiosk that was ever updated loads this at every boot, and each

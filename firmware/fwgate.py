@@ -51,12 +51,18 @@ def _new(kiosk, payload):
 
 
 async def _load(kiosk):
-    try:
-        gc.collect()
-        import updater
-        payload = kiosk.fwu[0]
-        kiosk.fwu = updater.Updater(kiosk)
-        kiosk.fwu.on_message(kiosk.topics["update"], payload)
-    except Exception as e:
-        kiosk.fwu = None
-        kiosk.board.log("update: %r" % (e,))
+    while True:
+        try:
+            gc.collect()
+            import updater
+            payload = kiosk.fwu[0]
+            kiosk.fwu = updater.Updater(kiosk)
+            kiosk.fwu.on_message(kiosk.topics["update"], payload)
+            return
+        except Exception as e:
+            # Out of heap (a busy moment: a backlog draining): try again in 30 s, with the
+            # latest offer that came meanwhile.
+            kiosk.board.log("update: %r, trying again in 30 s" % (e,))
+            if type(kiosk.fwu) is not list:
+                kiosk.fwu = [payload]
+        await asyncio.sleep_ms(30000)

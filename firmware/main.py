@@ -1,11 +1,14 @@
-# Power-on entry of the kiosk (Pico W, and `civic kiosk sim`). A boot record means an update
-# has been installed: the stable loader picks the version (bootsel.py, README.md "Updates").
-# Without one the factory install runs, and the loader costs no RAM.
+# Power-on entry (Pico W and sim): the loader if an update is installed (bootsel.py).
 import os
 
 try:
     os.stat("fw/boot.json")
-    import bootsel as start
+    updated = True
 except OSError:
-    import app as start
-start.boot()
+    updated = False
+if updated:
+    import bootsel
+    bootsel.boot()
+else:
+    import app
+    app.boot()

@@ -25,7 +25,7 @@ COLD_MAX = 256      # 4096 bytes: exactly one flash block
 MERGE_AT = 4        # full hot files waiting before they are appended to a cold file
 FLAG_REL = 0x80     # t counts seconds since its boot started: the clock was unknown at the press
 NO_NAME = 0xFFFF
-VERSION = 1
+VERSION = 1         # of the record format: what this firmware writes; it reads every version
 RESERVE_BLOCKS = 6  # free blocks kept for littlefs' own copy-on-write and the config files
 
 
@@ -43,7 +43,10 @@ def unpack(buf, off):
     if crc32(buf[off:off + 14]) & 0xFFFF != struct.unpack_from("<H", buf, off + 14)[0]:
         return None
     seq, t, boot, flags, ver, name = struct.unpack_from("<IIHBBH", buf, off)
-    if ver != VERSION or seq == 0:
+    if ver == 0 or seq == 0:
+        # Any version from 1 on is read: a firmware update leaves the queue to the next
+        # version, or back to the one before (README.md "Queue format": a newer version only
+        # gives meaning to what an older one ignores, and never changes the 16 bytes' layout).
         return None
     return (seq, t, boot, flags, name)
 

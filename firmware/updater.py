@@ -24,12 +24,13 @@ from fwversion import VERSION as FW
 from protocol import ProtocolError
 from protocol import fwcore
 
-# A fetch unanswered 3 s is asked again, the wait doubling to 30 s; pieces of 512 bytes by
-# default (settings update_chunk; the offer caps it: a 1 KB piece needs ~6 KB of heap while
-# its message is decoded, and under `--heap 128K` the heap has no such holes to spare); 20 ms between pieces and at most 2 s of
-# waiting for the sender to empty: presses and taps go first; 3 fetches of a file whose
-# SHA-256 stays wrong, then failed; 24 blocks left free after the staged release (the queue
-# keeps ~1,500 taps of room beside its own reserve). Numbers, not names (see above).
+# A fetch unanswered 3 s is asked again, the wait doubling to 30 s. Pieces of 512 bytes by
+# default (settings update_chunk; the offer caps it): a 1 KB piece needs ~6 KB of heap while
+# its message is decoded, and under `--heap 128K` the heap has few such holes. 20 ms between
+# pieces, and at most 2 s of waiting for the sender to empty: presses and taps go first.
+# 3 fetches of a file whose SHA-256 stays wrong, then failed. 24 blocks left free after the
+# staged release (the queue keeps ~1,500 taps of room beside its own reserve). Written as
+# numbers where they are used, not as names: see the docstring.
 
 
 def _wipe(path):
@@ -165,6 +166,19 @@ class Updater:
 
     # ---- the download: one task, one fetch outstanding, then the switch -------------------
     async def run(self, offer, wipe):
+        while True:
+            try:
+                await self.steps(offer, wipe)
+                return
+            except Exception as e:
+                # Out of heap, a flash error: the update waits and goes on from where its
+                # files stand (never a crash: taps come first).
+                self.k.board.log("update: %r, going on in 10 s" % (e,))
+                wipe = False
+                self.done = 0
+                await asyncio.sleep_ms(10000)
+
+    async def steps(self, offer, wipe):
         k = self.k
         slot = "b" if self.slot == "a" else "a"
         folder = "fw/" + slot
@@ -172,7 +186,7 @@ class Updater:
             # The slot's old content goes first (an abandoned download, the version before
             # last), then the offer is taken on flash: a cut between wipes it again.
             _wipe(folder)
-            self.report(offer, "downloading", None, offer["n"])
+        self.report(offer, "downloading", None, offer["n"])
         files.makedirs(folder)
         for i in range(len(offer["files"])):
             path, size, sha = offer["files"][i]

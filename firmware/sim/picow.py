@@ -228,7 +228,12 @@ class Machine:
         self.out = out
 
     def reset(self):
-        """machine.reset(): the sim's supervisor boots it again (exit code 4)."""
+        """machine.reset(): the sim's supervisor boots it again (exit code 4). It says first
+        what this boot cost the flash (an update's wear: docs/UPDATES.md)."""
+        bdev = getattr(sys.modules.get("board_sim"), "BDEV", None)
+        if bdev is not None:
+            self.out("log flash: %d erases, %d programs this boot"
+                     % (bdev.erases, bdev.programs))
         self.out("reset")
         sys.exit(4)
 

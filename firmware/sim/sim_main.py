@@ -43,11 +43,11 @@ sys.path[:] = path + [".frozen"]
 
 # The Pico W's `machine` as far as the loader uses it: the watchdog and reset() (the
 # supervisor in hub/kiosk_tools/sim.py starts MicroPython again on the same flash).
-sys.modules["machine"] = picow.Machine(board_sim.out)
+sys.modules["machine"] = picow.Machine(board_sim.out)  # type: ignore[assignment]
 try:
     os.stat("fw/boot.json")
     import bootsel
-    bootsel.KEEP = (here, ".frozen")  # the sim's board is no part of any version
+    bootsel.KEEP = [here, ".frozen"]  # the sim's board is no part of any version
 except (OSError, ImportError):
     pass  # no update installed (main.py runs the factory app), or a build without a loader
 try:

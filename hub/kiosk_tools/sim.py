@@ -48,14 +48,20 @@ SUPERVISOR = ('while :; do "$@"; rc=$?; '
 # does not carry: the sim's heap is that much larger than --heap, so --heap stays the cap of
 # what the firmware may use.
 MODEL_HEAP_K = 12
+# Run from the repository's sources (the default), the sim compiles the firmware on its heap:
+# parse trees of a few KB come and go at every import, and leave holes. A Pico W loads .mpy
+# files compiled on the PC and never pays that, so the sources get this much on top (the
+# firmware's live heap, `stats` heap_used and heap_peak, is what --heap caps either way).
+COMPILE_HEAP_K = 4
 
 
-def heap_with_model(heap):
+def heap_with_model(heap, compiles=False):
     text = heap.strip().upper()
     mult = {"K": 1, "M": 1024}.get(text[-1:], None)
     if mult is None:
         return heap  # bytes: leave it as given
-    return "%dK" % (int(float(text[:-1]) * mult) + MODEL_HEAP_K)
+    extra = MODEL_HEAP_K + (COMPILE_HEAP_K if compiles else 0)
+    return "%dK" % (int(float(text[:-1]) * mult) + extra)
 
 
 def parse_ticks(text):
@@ -107,7 +113,8 @@ def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_
     env = dict(os.environ)
     env["CIVIC_SIM"] = json.dumps(cfg)
     argv = ["/bin/sh", "-c", SUPERVISOR, "civic-kiosk-sim",
-            micropython_exe(), "-X", "heapsize=" + heap_with_model(heap),
+            micropython_exe(), "-X",
+            "heapsize=" + heap_with_model(heap, compiles=cfg["mode"] == "src"),
             os.path.join(SIM, "sim_main.py")]
     return argv, env
 

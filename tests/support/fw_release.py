@@ -69,7 +69,8 @@ class ReleaseServer:
     may change what is served; offer_payload, when set, is published instead of the signed
     offer (a tampered manifest)."""
 
-    def __init__(self, port, kiosk, release, n, key=KEY, chunk_max=2048, tamper=None):
+    def __init__(self, port, kiosk, release, n, key=KEY, chunk_max=2048, tamper=None,
+                 delay=0.0):
         self.port = port
         self.kiosk = kiosk
         self.release = release
@@ -77,6 +78,7 @@ class ReleaseServer:
         self.key = key
         self.chunk_max = chunk_max
         self.tamper = tamper
+        self.delay = delay          # seconds before each chunk goes out (a Wi-Fi round trip)
         self.lock = threading.Lock()
         self.fetches = []           # (f, off, len) of every fetch answered
         self.refused = []           # fetches not of the offered release
@@ -134,8 +136,44 @@ class ReleaseServer:
             data = self.tamper(req["f"], req["off"], data)
         with self.lock:
             self.fetches.append((req["f"], req["off"], req["len"]))
-        client.publish(t, updates.encode_chunk(req["v"], req["f"], req["off"], data), qos=0)
+        msg = updates.encode_chunk(req["v"], req["f"], req["off"], data)
+        if self.delay:
+            threading.Timer(self.delay, client.publish, (t, msg, 0)).start()
+        else:
+            client.publish(t, msg, qos=0)
 
     def served(self):
         with self.lock:
             return list(self.fetches)
+
+
+def flash_files(flash_dir):
+    """Every file on a (stopped) sim kiosk's flash, as {path: size}, read with the sim's own
+    littlefs driver."""
+    import json
+    import subprocess
+    from tests.support.procs import BIN, ROOT
+    script = (
+        "import sys, os, json\nsys.path[:0] = [%r]\nimport blockdev\n"
+        "blockdev.mount(%r, '/flash')\nout = {}\n"
+        "def walk(d):\n"
+        "    for e in os.ilistdir(d):\n"
+        "        p = d + '/' + e[0]\n"
+        "        if e[1] == 0x4000:\n"
+        "            walk(p)\n"
+        "        else:\n"
+        "            out[p[7:]] = e[3]\n"
+        "walk('/flash')\nprint(json.dumps(out))\n"
+        % (os.path.join(ROOT, "firmware", "sim"), os.path.join(str(flash_dir), "flash.img")))
+    r = subprocess.run([os.path.join(BIN, "micropython"), "-c", script], capture_output=True,
+                       text=True, timeout=60, check=True)
+    return json.loads(r.stdout)
+
+
+def factory_build(work_dir):
+    """The current firmware compiled as `civic kiosk build` makes it (what a kiosk runs):
+    update tests boot it with --build, as the old version."""
+    out = os.path.join(str(work_dir), "factory")
+    if not os.path.exists(os.path.join(out, "build.json")):
+        build.build(out)
+    return out

@@ -96,6 +96,22 @@ def case_torn_and_damaged_records_are_skipped_and_counted():
     assert q2.add(0, 2, 0, tapq.NO_NAME) == 11  # the counter moves on, never back
 
 
+def case_records_of_a_newer_format_version_are_read():
+    # A firmware update, then a rollback: the older version reads what the newer one wrote.
+    import struct
+    from binascii import crc32
+    root = fresh()
+    q = TapQueue(root).load()
+    q.add(100, 1, 4, tapq.NO_NAME)
+    b = struct.pack("<IIHBBH", 2, 101, 1, 0x15, 2, tapq.NO_NAME)  # version 2, a flag bit 0x10
+    with open(root + "/" + q.segs[0][3], "ab") as f:
+        f.write(b + struct.pack("<H", crc32(b) & 0xFFFF))
+    q2 = TapQueue(root).load()
+    assert seqs(q2) == [1, 2] and q2.bad == 0, (seqs(q2), q2.bad)
+    assert q2.peek(2)[1] == (2, 101, 1, 0x15, tapq.NO_NAME)
+    assert q2.add(102, 2, 0, tapq.NO_NAME) == 3
+
+
 def case_seq_never_reused_after_the_queue_empties():
     root = fresh()
     q = TapQueue(root).load()
