@@ -11,12 +11,28 @@ CPython with hashlib and binascii only (MicroPython has no hmac module).
 """
 import binascii
 import hashlib
+import json
 
-from protocol.v1 import MAX_SEQ, ProtocolError, _dump, _is_int, _load, _need_int
+from protocol.v1 import MAX_PAYLOAD, MAX_SEQ, ProtocolError, _dump, _is_int, _need_int
 
 # Limits (protocol/updates.py names them): 40 files, 2048 bytes a chunk (base64 makes 2,732,
 # well under MAX_PAYLOAD), 1 MiB a file, 64 characters a path. The loader's files at the flash
 # root (firmware/bootsel.py, main.py) are never part of a release, source or compiled.
+
+
+def _json(payload):
+    """protocol.v1's _load without its copy of the payload as text: json.loads reads bytes on
+    both interpreters, and a 3 KB offer's copy is heap a kiosk may not have to spare. Text
+    that is not UTF-8 cannot make a valid offer (its MAC or its checks fail)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError("oversize: %d bytes > %d" % (len(payload), MAX_PAYLOAD))
+    try:
+        obj = json.loads(payload)
+    except Exception:
+        raise ProtocolError("bad-json: payload is not JSON")
+    if type(obj) is not dict:
+        raise ProtocolError("bad-json: payload is not a JSON object")
+    return obj
 
 
 def valid_version(v):
@@ -101,7 +117,7 @@ def decode_offer(payload):
     thing wrong."""
     if not payload:
         return None
-    obj = _load(payload)
+    obj = _json(payload)
     if not valid_version(obj.get("v")):
         raise ProtocolError("v: not a version (1 to 32 of 0-9 a-z . - +)")
     n = _need_int(obj, "n", 1, MAX_SEQ)
@@ -156,7 +172,7 @@ def encode_fetch(v, n, f, off, size):
 
 def decode_chunk(payload):
     """-> {"v", "f", "off", "data": bytes} or {"v", "error": reason}."""
-    obj = _load(payload)
+    obj = _json(payload)
     v = obj.get("v")
     if not valid_version(v):
         raise ProtocolError("v: not a version")

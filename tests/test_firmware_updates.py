@@ -302,3 +302,30 @@ def test_a_second_update_goes_to_the_other_folder_and_keeps_the_queue(tmp_path, 
             srv.stop()
     files = fr.flash_files(tmp_path / kid)
     assert "fw/a/app.mpy" in files and "fw/b/app.mpy" in files
+
+
+def test_a_version_that_never_reaches_the_broker_rolls_back(tmp_path, broker, collector,
+                                                            work):
+    """The new version must publish a status within trial_s: here the broker is down from
+    the switch on, so each of its 3 trial boots resets, and the old version comes back."""
+    kid = "upd-silent-1"
+    k = kiosk(tmp_path, kid, broker, work, settings={"trial_s": 3}).start()
+    srv = None
+    try:
+        k.wait_line(r"^log mqtt connected")
+        srv = fr.ReleaseServer(broker.port, kid, fr.make_release(work, NEW), 1).start()
+        k.wait_line(r"^log update %s verified" % NEW, timeout=60)
+        broker.stop()
+        k.wait_line(r"^log loader: %s rolled back to %s: no status within 3s" % (NEW, OLD),
+                    timeout=60)
+        assert [t for _, t in k.lines if t.startswith("log on trial: no status")] == \
+            ["log on trial: no status within 3 s, reset"] * 3
+        broker.start()
+        st = state(collector, kid, "rolled_back", timeout=60)
+        assert (st["fw"], st["update"]["v"], st["update"]["reason"]) == \
+            (OLD, NEW, "no status within 3s")
+        assert fw_lines(k) == ["fw " + OLD] + ["fw " + NEW] * 3 + ["fw " + OLD]
+    finally:
+        k.kill()
+        if srv:
+            srv.stop()

@@ -100,7 +100,8 @@ def test_build_layout_and_manifest_errors(tmp_path):
     out = tmp_path / "out"
     info = kiosk_build.build(str(out), firmware_dir=str(fw))
     assert sorted(info["files"]) == ["app.mpy", "lib/protocol/__init__.mpy",
-                                     "lib/protocol/receipts.mpy", "lib/protocol/v1.mpy", "main.py"]
+                                     "lib/protocol/fwcore.mpy", "lib/protocol/receipts.mpy",
+                                     "lib/protocol/v1.mpy", "main.py"]
     # .civic-kiosk-build marks a folder the next build may replace (issue 14); not flashed
     assert sorted(os.listdir(out)) == [".civic-kiosk-build", "app.mpy", "build.json", "lib",
                                        "main.py"]
