@@ -82,6 +82,7 @@ def test_bare_board_to_broker(db_path, tmp_path, build_dir):
         out = "\n".join(fl.lines)
         assert "online: kiosk flash-1, firmware 1.0.0" in out
         assert WIFI_SECRET not in out and reg.creds["flash-1"]["password"] not in out
+        assert reg.creds["flash-1"]["update_key"] not in out   # a secret too: never printed
         # The flashed kiosk's taps reach the hub: counted in its database, shown by its API.
         sim.p.stdin.write("press 3\n")
         sim.p.stdin.flush()
@@ -109,7 +110,8 @@ def test_bare_board_to_broker(db_path, tmp_path, build_dir):
         settings = json.loads(image_read(os.path.join(board.dir, "flash.img"), "settings.json"))
         assert settings == {"id": "flash-1", "broker": reg.url, "user": "flash-1",
                             "password": reg.creds["flash-1"]["password"],
-                            "wifi": {"ssid": "CityNet", "password": WIFI_SECRET}}
+                            "wifi": {"ssid": "CityNet", "password": WIFI_SECRET},
+                            "update_key": reg.creds["flash-1"]["update_key"]}
         # A Wi-Fi failure on the console ends the wait with the cause, not a timeout.
         w = kiosk_wait.StatusWatcher(reg.url, "civic_hub", reg.hub["password"], "flash-1")
         console = kiosk_wait.Console(os.path.join(board.dir, "no-such-port"))

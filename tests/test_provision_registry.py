@@ -73,7 +73,9 @@ def test_broker_config_files_hub_password_once_and_revoke(db_path, tmp_path):
     assert broker_config.check_mosquitto_hash(passwd["kiosk-a"], a["password"])
     acl = (out / "acl").read_text()
     assert ("user kiosk-a\ntopic write civic/v1/kiosk-a/taps\n"
-            "topic write civic/v1/kiosk-a/status\ntopic read civic/v1/kiosk-a/config\n") in acl
+            "topic write civic/v1/kiosk-a/status\ntopic write civic/v1/kiosk-a/fetch\n"
+            "topic read civic/v1/kiosk-a/config\ntopic read civic/v1/kiosk-a/receipt\n"
+            "topic read civic/v1/kiosk-a/update\ntopic read civic/v1/kiosk-a/chunk\n") in acl
     assert oct(os.stat(out / "passwd").st_mode & 0o777) == "0o600"
     # Later runs reuse the hub's hash (same password works) and keep the ports.
     second = json.loads(run("broker", "config", "--dir", str(out), "--db", db_path).output)

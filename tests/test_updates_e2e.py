@@ -16,8 +16,8 @@ from tests.support.procs import ROOT, wait_until
 from tests.support.registry import RegistryBroker
 
 KIOSKS = (("n-1", "north"), ("n-2", "north"), ("s-1", "south"))
-# As tests/test_e2e.py: under 128K a kiosk tapped while it downloads met MemoryError in
-# tapq.add (the kiosk side's to make fit; its own tests run 160K too).
+# As tests/test_e2e.py and tests/test_firmware_updates.py: under 128K a kiosk fetching from
+# the real hub runs short of heap (MemoryError on 1.2 KB allocations, retried for minutes).
 HEAP = "160K"
 
 
