@@ -208,10 +208,6 @@ class Cluster:
         return ["%s://127.0.0.1:%d" % (scheme, p) for p in self.mqtt_ports]
 
 
-def remove(path):
-    shutil.rmtree(path, ignore_errors=True)
-
-
 class RabbitSetup:
     """Kiosks provisioned in a fresh hub database, `civic broker config --kind rabbitmq` run for
     them (the real command's code), and a three-node cluster booted from its files."""
