@@ -3,6 +3,8 @@ publishing MAC'd offers and serving chunks over a real Mosquitto, refusing what 
 following the kiosks' progress and withdrawing ended offers."""
 import hashlib
 import json
+import os
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +16,7 @@ from hub.store.connection import open_db
 from hub.updates import releases, rollouts, update_keys
 from tests.support.ingest_tools import count, rows, start_ingest
 from tests.support.mqtt import Peer
-from tests.support.procs import wait_until
+from tests.support.procs import Mosquitto, wait_until
 
 
 def run(*args):
@@ -258,3 +260,39 @@ def test_offer_numbers_go_above_what_a_kiosk_has_seen(tmp_path):
             "reason": None}}, 1)
     code, out = run("firmware", "rollout", "1.0.1", "--kiosk", "k-1", "--db", db)
     assert json.loads(out)["offered"] == [{"kiosk": "k-1", "n": 8}]
+
+
+def test_offers_come_back_on_a_broker_that_lost_them(tmp_path, hubdb):
+    """A new, empty broker on the same port (the old one's persistence gone): the ingest's
+    session is not present there, so it publishes every unfinished offer again, as configs."""
+    from tests.support.ingest_tools import lossless_broker
+    city(hubdb, (("k-1", "north"), ("k-2", "north")))
+    assert run("firmware", "release", "--version", "1.0.1", "--db", hubdb)[0] == 0
+    assert run("firmware", "rollout", "1.0.1", "--district", "north", "--db", hubdb)[0] == 0
+    d = open_db(hubdb)
+    with d.conn:   # k-2's update ended: nothing of it belongs on the new broker
+        d.execute("UPDATE fw_offers SET state = 'confirmed' WHERE kiosk = 'k-2'")
+    d.conn.close()
+    b = lossless_broker(tmp_path / "broker")
+    fresh = ing = peer = None
+    try:
+        ing = start_ingest(hubdb, b)
+        assert wait_until(lambda: count(hubdb, "SELECT count(*) FROM fw_offers WHERE "
+                                               "published IS NOT NULL") == 2, 10)
+        b.kill()
+        shutil.rmtree(b.dir)
+        fresh = Mosquitto(tmp_path / "broker2", port=b.port,
+                          extra=["user root"] if os.geteuid() == 0 else []).start()
+        peer = Peer(fresh.port)
+        peer.subscribe("civic/v1/+/update")
+        assert wait_until(lambda: peer.payloads(protocol.topic("k-1", "update")), 30)
+        offer = pu.decode_offer(peer.payloads(protocol.topic("k-1", "update"))[-1])
+        assert (offer["v"], offer["n"]) == ("1.0.1", 1)
+        assert not peer.payloads(protocol.topic("k-2", "update"))
+    finally:
+        for x in (peer, ing):
+            if x is not None:
+                x.close() if x is peer else x.stop()
+        b.kill()
+        if fresh:
+            fresh.kill()
