@@ -175,18 +175,13 @@ class Kiosk:
         """mqtts:// with a CA checks the certificate's dates against the RTC: no handshake
         before the RTC holds a trustworthy time (NTP, or the last one kept on flash)."""
         s = self.settings
-        return self.brokers()[0].startswith("mqtts://") and bool(s.get("ca")) and not self.rtc_ok
+        b = s["broker"]   # one URL, a comma-separated string or a list: its first URL counts
+        return (b if isinstance(b, str) else b[0]).startswith("mqtts://") and \
+            bool(s.get("ca")) and not self.rtc_ok
 
-    def brokers(self):
-        """settings "broker": one URL, or the nodes of a cluster as a list or a comma-separated
-        string; link() moves to the next after each lost or failed connection."""
-        b = self.settings["broker"]
-        return b.split(",") if isinstance(b, str) else b
-
-    async def client(self, at=0):
+    async def client(self, url):
         s = self.settings
-        urls = self.brokers()
-        host, port, tls = parse_url(urls[at % len(urls)].strip())
+        host, port, tls = parse_url(url)
         addr = await self.board.net.resolve(host)  # never the blocking getaddrinfo (net.py)
         opener = None
         if tls:
@@ -199,7 +194,13 @@ class Kiosk:
         backoff = 1000
         cap = self.settings.get("backoff_max_ms", 30000)
         told = False
-        at = -1   # index into brokers(): the next node after each lost or failed connection
+        # settings "broker": one URL, or the nodes of a cluster (a list, or one string of
+        # comma-separated URLs). Split once, here: nothing is allocated per connection (the
+        # 128K heap's big buffers need their holes), and each lost or failed connection moves
+        # on to the next node.
+        urls = self.settings["broker"]
+        urls = urls.split(",") if isinstance(urls, str) else urls
+        at = -1
         while True:
             self.alive["link"] = time.ticks_ms()
             up = False
@@ -211,8 +212,8 @@ class Kiosk:
                 continue
             try:
                 if await self.board.net_up():
-                    at += 1
-                    m = await self.client(at)
+                    at = (at + 1) % len(urls)
+                    m = await self.client(urls[at])
                     await m.connect()
                     # Here, so every reconnect renews both; one round trip, and the retained
                     # config and receipt come at once. Receipts at QoS 0: each is complete and

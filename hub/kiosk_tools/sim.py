@@ -90,6 +90,8 @@ def sim_command(kiosk_id, broker, user, password, flash_dir, heap="160K", build_
                           for b in broker.split(",")):
         raise SystemExit("Error: --broker must be mqtt://HOST:PORT or mqtts://HOST:PORT, or "
                          "several of them comma-separated (the nodes of a cluster)")
+    if broker:
+        broker = ",".join(b.strip() for b in broker.split(","))
     cfg = {"sim": SIM, "root": ROOT, "dir": os.path.abspath(flash_dir), "code": FIRMWARE,
            "mode": "src", "id": kiosk_id, "broker": broker, "user": user,
            "password": password, "ntp": ntp, "hold": hold, "queue_max": queue_max,
