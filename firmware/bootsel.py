@@ -109,6 +109,9 @@ def boot():
             write_json("data/crash.txt", s)
         except OSError:
             pass
+        # The app never got to say its version (the board prints `fw V` once settings load):
+        # say it here, so every boot names the version it ran, a failed one included.
+        print("fw %s" % rec.get("v"))
         print("log crash at import: " + s.replace("\n", " | "))
         machine.reset()
         return
