@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from tests.support.procs import free_port, port_open, wait_until
@@ -229,13 +230,25 @@ class RabbitSetup:
         self.cluster = Cluster(os.path.join(self.dir, "cluster"), conf)
 
     def start(self):
-        try:
-            self.cluster.start_all()
-            self.wait_definitions()
-        except BaseException:
-            self.cluster.close()
-            raise
-        return self
+        """Boot the cluster; once more on fresh ports if the first boot fails. Its 12 ports
+        are picked free, then bound by the nodes seconds later: on a machine running other
+        tests one of them can be taken meanwhile (seen about once in ten runs)."""
+        for attempt in (1, 2):
+            try:
+                self.cluster.start_all()
+                self.wait_definitions()
+                return self
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                self.cluster.close()
+                if attempt == 2:
+                    raise
+                sys.stderr.write("RabbitMQ cluster boot failed, trying on new ports: %s\n"
+                                 % str(e)[-3000:])
+                self.cluster = Cluster(os.path.join(self.dir, "cluster-2"),
+                                       self.cluster.conf_dir)
+            except BaseException:
+                self.cluster.close()
+                raise
 
     def wait_definitions(self, timeout=180):
         """Nodes open their MQTT port while they still import definitions.json (thousands of
