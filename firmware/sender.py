@@ -152,7 +152,16 @@ class Sender:
 
     async def send_batch(self, m):
         """Send the next taps after the cursor; covered ones are passed over."""
-        recs = self.q.peek(MAX_BATCH, self.sent)
+        try:
+            recs = self.q.peek(MAX_BATCH, self.sent)
+        except MemoryError:
+            # Opening a queue file takes a ~1.2 KB file object, and a long drain can leave no
+            # hole that big for a moment (about one 10,000-tap drain in eight under a 128K
+            # heap). peek only reads: drop it, let the other tasks free what they hold, and
+            # come back, rather than crash and reboot.
+            gc.collect()
+            await asyncio.sleep_ms(50)
+            return
         if not recs:
             self.sent_n = self.q.count   # nothing left to send: all of it waits for a receipt
             return
