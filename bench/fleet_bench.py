@@ -36,6 +36,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from tests.support.certs import make_certs  # noqa: E402  (the tests' throwaway CA, as bench/firmware)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 BIN = os.path.join(ROOT, ".venv", "bin")
@@ -50,21 +52,6 @@ def raise_nofile():
     except (ValueError, OSError):
         pass
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def make_certs(d):
-    """A throwaway CA and a server certificate for localhost / 127.0.0.1 (EC: fast)."""
-    def run(*a):
-        subprocess.run(["openssl"] + list(a), cwd=d, check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=bench fleet CA")
-    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
-    return [os.path.join(d, n) for n in ("ca.pem", "server.crt", "server.key")]
 
 
 def provision_all(db_path, n):

@@ -2,13 +2,12 @@
 CPython's hmac module."""
 import hmac
 import os
-import subprocess
 
 import pytest
 
 from protocol import updates
-from tests.support import update_cases
-from tests.support.procs import BIN, ROOT
+from tests.support import mp_cases, update_cases
+from tests.support.procs import ROOT
 
 CASES = sorted(n for n in dir(update_cases) if n.startswith("case_"))
 
@@ -19,15 +18,7 @@ def test_cpython(name):
 
 
 def test_micropython_runs_the_same_cases():
-    script = ("import sys\nsys.path[:0] = [%r]\n"
-              "from tests.support import update_cases\nupdate_cases.main()\n" % ROOT)
-    out = subprocess.run([os.path.join(BIN, "micropython"), "-c", script], capture_output=True,
-                         text=True, timeout=60, cwd=ROOT)
-    lines = out.stdout.splitlines()
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert ["ok " + n for n in CASES] == [l for l in lines if l.startswith(("ok", "FAIL"))], \
-        out.stdout + out.stderr
-    assert lines[-1] == "done 0 failed"
+    mp_cases.check_on_micropython('update_cases')
 
 
 @pytest.mark.parametrize("klen", [0, 1, 32, 64, 65, 200])
