@@ -18,18 +18,21 @@ log = logging.getLogger("civic.ingest")
 CONFIG_POLL_S = 0.5        # how often kiosk_configs is checked for unpublished rows
 
 
-class ConfigPublisher:
+class PolledPublisher:
+    """What the config and firmware-offer publishers share: their own database connection,
+    a check of their table at most every CONFIG_POLL_S, and the publishes awaiting a PUBACK
+    (mid -> key), forgotten on a new connection so they go again (batch loop thread only: a
+    lock here, held around paho's publish() and taken again in on_publish, which paho calls
+    holding its own message lock, deadlocked the ingest)."""
+
     def __init__(self, metrics):
         self.metrics = metrics
         self.db = None
-        # mid -> (kiosk, rev) of config publishes awaiting PUBACK. Batch loop thread only: a
-        # lock here, held around paho's publish() and taken again in on_publish (which paho
-        # calls holding its own message lock), deadlocked the ingest.
         self._pending = {}
-        self._due_at = 0.0          # next time kiosk_configs is checked
+        self._due_at = 0.0          # next time the table is checked
 
     def open(self, db_path):
-        self.db = open_db(db_path)  # the publisher's own connection: kiosk_configs only
+        self.db = open_db(db_path)  # the publisher's own connection
 
     def close(self):
         if self.db is not None:
@@ -40,12 +43,18 @@ class ConfigPublisher:
         self._pending.clear()
         self._due_at = 0.0
 
+    def check_due(self, link):
+        """True when the table is to be checked now (and the link is up)."""
+        if time.monotonic() < self._due_at:
+            return False
+        self._due_at = time.monotonic() + CONFIG_POLL_S
+        return link.connected
+
+
+class ConfigPublisher(PolledPublisher):
     def publish_due(self, link):
         """Publish the unpublished rows, at most every CONFIG_POLL_S (batch loop thread)."""
-        if time.monotonic() < self._due_at:
-            return
-        self._due_at = time.monotonic() + CONFIG_POLL_S
-        if not link.connected:
+        if not self.check_due(link):
             return
         rows = self.db.execute("SELECT kiosk, rev, payload FROM kiosk_configs "
                                "WHERE published IS NULL ORDER BY updated").fetchall()

@@ -23,41 +23,26 @@ import time
 import protocol
 from protocol import updates as pu
 from hub.common.logs import kv
-from hub.store.connection import open_db, transaction
+from hub.ingest.configs import PolledPublisher
+from hub.store.connection import transaction
 from hub.updates import releases, rollouts, update_keys
 
 log = logging.getLogger("civic.ingest")
 
-POLL_S = 0.5          # how often fw_offers is checked for offers to publish
 RATE = 64.0           # fetches a second per kiosk, sustained: 128 KB/s of chunks
 BURST = 64            # and at once (a small release in one go)
 DROP_REPORT_S = 60    # at most one rejects row a minute per kiosk for dropped fetches
 CACHE_RELEASES = 4
 
 
-class FirmwareOffers:
+class FirmwareOffers(PolledPublisher):
     def __init__(self, metrics):
-        self.metrics = metrics
-        self.db = None
-        self._pending = {}      # mid -> (kiosk, n, pub_gen) awaiting PUBACK
-        self._due_at = 0.0
+        super().__init__(metrics)   # _pending: mid -> (kiosk, n, pub_gen) awaiting PUBACK
         self._files = collections.OrderedDict()   # version -> [bytes]: the release cache
         self._buckets = {}      # kiosk -> [tokens, monotonic time of the last refill]
         self._dropped = {}      # kiosk -> [dropped since the last report, time of that report]
 
-    def open(self, db_path):
-        self.db = open_db(db_path)   # fw_offers, releases and keys only
-
-    def close(self):
-        if self.db is not None:
-            self.db.conn.close()
-
     # -- offers out ------------------------------------------------------------------------
-    def resend(self):
-        """A new connection: what awaited a PUBACK on the old one goes again."""
-        self._pending.clear()
-        self._due_at = 0.0
-
     def republish_all(self):
         with transaction(self.db.conn):
             n = rollouts.republish_all(self.db.conn)
@@ -65,10 +50,7 @@ class FirmwareOffers:
         return n
 
     def publish_due(self, link):
-        if time.monotonic() < self._due_at:
-            return
-        self._due_at = time.monotonic() + POLL_S
-        if not link.connected:
+        if not self.check_due(link):
             return
         rows = self.db.execute("SELECT kiosk, n, version, state, pub_gen FROM fw_offers "
                                "WHERE pub_due = 1").fetchall()
