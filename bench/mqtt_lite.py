@@ -6,6 +6,8 @@ receives at QoS 1, PINGREQ every keepalive, over TCP or TLS (asyncio's ssl). No 
 resend inside a connection (the caller resends what no receipt covers, as the firmware does).
 """
 import asyncio
+import importlib.util
+import os
 import struct
 
 
@@ -13,22 +15,13 @@ class MqttError(Exception):
     pass
 
 
-def _str(s):
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack("!H", len(b)) + b
-
-
-def _varlen(n):
-    out = bytearray()
-    while True:
-        d, n = n % 128, n // 128
-        out.append(d | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def packet(kind, body):
-    return bytes([kind]) + _varlen(len(body)) + body
+# The packets are the kiosk firmware's own (firmware/mqtt.py: pure functions, CPython runs
+# them too), so the fleet's kiosks put on the wire what a Pico W does.
+_spec = importlib.util.spec_from_file_location(
+    "kiosk_mqtt", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "firmware", "mqtt.py"))
+kiosk_mqtt = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(kiosk_mqtt)
 
 
 class LiteClient:
@@ -54,20 +47,8 @@ class LiteClient:
         self.reader, self.writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=ssl, server_hostname=server_hostname),
             timeout)
-        flags = 0x02
-        pay = _str(self.client_id)
-        if self.will:
-            t, p, q, r = self.will
-            flags |= 0x04 | (q << 3) | (0x20 if r else 0)
-            pay += _str(t) + _str(p)
-        if self.user is not None:
-            flags |= 0x80
-            pay += _str(self.user)
-            if self.password is not None:
-                flags |= 0x40
-                pay += _str(self.password)
-        body = _str("MQTT") + bytes([4, flags]) + struct.pack("!H", self.keepalive) + pay
-        self.writer.write(packet(0x10, body))
+        self.writer.write(kiosk_mqtt.connect_packet(self.client_id, self.keepalive, self.user,
+                                                     self.password, self.will))
         kind, data = await asyncio.wait_for(self._read_packet(), timeout)
         if kind != 0x20 or len(data) < 2 or data[1] != 0:
             self.writer.close()
@@ -139,25 +120,23 @@ class LiteClient:
     def subscribe(self, filters):
         """[(filter, qos)] -> future of the SUBACK's return codes."""
         mid = self._next_mid()
-        body = struct.pack("!H", mid) + b"".join(_str(f) + bytes([q]) for f, q in filters)
         f = asyncio.get_running_loop().create_future()
         self.waiting[mid] = f
-        self.writer.write(packet(0x82, body))
+        self.writer.write(kiosk_mqtt.subscribe_packet(mid, [t for t, _ in filters],
+                                                      [q for _, q in filters]))
         return f
 
     def publish(self, topic, payload, qos=1, retain=False):
         """-> a future resolved by the PUBACK (QoS 1), or None (QoS 0)."""
         if not self.connected:
             raise MqttError("not connected")
-        head = 0x30 | (qos << 1) | (1 if retain else 0)
-        body = _str(topic)
         f = None
+        mid = 0
         if qos:
             mid = self._next_mid()
-            body += struct.pack("!H", mid)
             f = asyncio.get_running_loop().create_future()
             self.waiting[mid] = f
-        self.writer.write(packet(head, body + payload))
+        self.writer.write(kiosk_mqtt.publish_head(topic, len(payload), qos, retain, mid) + payload)
         return f
 
     async def close(self):
